@@ -1,0 +1,71 @@
+"""kiseki: self-hosted experiment tracking shaped like wandb.
+
+Example:
+    >>> import kiseki
+    >>> with kiseki.init(project="demo", config={"lr": 0.01}) as run:
+    ...     for step in range(100):
+    ...         run.log({"loss": 1 / (step + 1)})
+
+``import kiseki as wandb`` works for everyday scripts. Importing this module stays light: the
+store, the server and the HTTP client load only when used.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kiseki.core.errors import (
+    KisekiError, NotFoundError, StepOrderError, UsageError, ValidationError,
+)
+from kiseki.sdk.api import Api
+from kiseki.sdk.init import __version__, current_run, init
+from kiseki.sdk.run import Run
+from kiseki.sdk.settings import Settings
+
+__all__ = [
+    "Api", "KisekiError", "NotFoundError", "Run", "Settings", "StepOrderError", "UsageError",
+    "ValidationError", "__version__", "alert", "config", "define_metric", "finish", "init", "log",
+    "run", "summary",
+]
+
+
+def _require_run(what: str) -> Run:
+    run = current_run()
+    if run is None:
+        raise UsageError(f"Call kiseki.init() before kiseki.{what}()")
+    return run
+
+
+def log(data: dict[str, Any], step: int | None = None, commit: bool | None = None) -> None:
+    """Log to the current run; see :meth:`kiseki.Run.log`."""
+    _require_run("log").log(data, step=step, commit=commit)
+
+
+def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
+    """Finish the current run; see :meth:`kiseki.Run.finish`."""
+    run = current_run()
+    if run is not None:
+        run.finish(exit_code=exit_code)
+
+
+def define_metric(name: str, step_metric: str | None = None, summary: str | None = None,
+                  hidden: bool = False, step_sync: bool | None = None) -> None:
+    """Define how a metric is summarised; see :meth:`kiseki.Run.define_metric`."""
+    _require_run("define_metric").define_metric(name, step_metric, summary, hidden)
+
+
+def alert(title: str, text: str, level: str = "INFO", wait_duration: float = 0) -> None:
+    """Record an alert on the current run."""
+    _require_run("alert").alert(title, text, level)
+
+
+def __getattr__(name: str) -> Any:
+    # `kiseki.run`, `kiseki.config` and `kiseki.summary` follow the current run.
+    if name == "run":
+        return current_run()
+    if name in ("config", "summary"):
+        run = current_run()
+        if run is None:
+            raise UsageError(f"Call kiseki.init() before using kiseki.{name}")
+        return getattr(run, name)
+    raise AttributeError(f"module 'kiseki' has no attribute {name!r}")

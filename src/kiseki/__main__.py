@@ -1,0 +1,5 @@
+"""``python -m kiseki`` runs the CLI."""
+
+from kiseki.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The ``kiseki`` command: one module per command group."""

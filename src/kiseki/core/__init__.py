@@ -1,0 +1,1 @@
+"""Shared language of kiseki: records, key rules, value encoding and the error tree. No I/O."""

@@ -1,0 +1,65 @@
+"""The one error tree of kiseki.
+
+::
+
+    KisekiError
+    ├── UsageError            the caller used the SDK or CLI wrongly ("call init() first")
+    │   └── StepOrderError    a step below the run's current step
+    ├── ValidationError       an input value is not acceptable (bad key, bad filter, bad step)
+    │   └── PayloadTooLargeError
+    ├── NotFoundError         a project, run or key does not exist (or is not visible)
+    ├── ConflictError         the request clashes with stored state
+    ├── AuthError             missing, malformed or revoked credentials
+    ├── TransportError        the server could not be reached or answered badly
+    └── StorageError          the database or blob store failed
+        └── StorageUnavailableError   a transient failure: retry later
+
+Messages name the input and the fix. The server maps these to HTTP in one table
+(``kiseki.server.errors``); nothing below the server raises HTTP exceptions.
+"""
+
+from __future__ import annotations
+
+
+class KisekiError(Exception):
+    """Base of every error kiseki raises on purpose."""
+
+
+class UsageError(KisekiError):
+    """The SDK or CLI was used in a way it does not support."""
+
+
+class StepOrderError(UsageError):
+    """A step below the run's current step was logged."""
+
+
+class ValidationError(KisekiError):
+    """An input value was refused; the message names the input and the fix."""
+
+
+class PayloadTooLargeError(ValidationError):
+    """A body, value or key is above a documented limit."""
+
+
+class NotFoundError(KisekiError):
+    """The object does not exist, or is not visible to the caller."""
+
+
+class ConflictError(KisekiError):
+    """The request clashes with stored state."""
+
+
+class AuthError(KisekiError):
+    """Credentials are missing, malformed or revoked."""
+
+
+class TransportError(KisekiError):
+    """The server could not be reached or answered with something unusable."""
+
+
+class StorageError(KisekiError):
+    """The store failed."""
+
+
+class StorageUnavailableError(StorageError):
+    """The store is temporarily unavailable (locked, restarting, full); retry later."""

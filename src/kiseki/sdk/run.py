@@ -1,0 +1,329 @@
+"""The Run: what ``kiseki.init`` returns. ``log()`` is the hot path of the whole project.
+
+``log()`` turns the call into one :class:`~kiseki.core.records.Metrics` record and appends it
+to the run log with one write before returning; nothing else happens on the training thread.
+Sending happens in the sender process (``kiseki.sdk.sender``), capture in named threads.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from kiseki.core import records as rec
+from kiseki.core.errors import KisekiError, StepOrderError, UsageError, ValidationError
+from kiseki.core.keys import flatten, validate_key
+from kiseki.core.values import as_number, sanitize
+from kiseki.sdk.config import SUMMARY_MODES, Config, Summary
+from kiseki.sdk.runlog import RunLogWriter
+from kiseki.sdk.settings import Settings
+
+_getpid = os.getpid
+_now = time.time
+_MAX_STEP = 2**63 - 1
+
+
+def warn(message: str) -> None:
+    """Print a kiseki warning on the real stderr (never through captured console)."""
+    stream = getattr(sys, "__stderr__", None) or sys.stderr
+    try:
+        stream.write(f"kiseki: warning: {message}\n")
+        stream.flush()
+    except (OSError, ValueError):
+        pass
+
+
+def say(message: str) -> None:
+    stream = getattr(sys, "__stderr__", None) or sys.stderr
+    try:
+        stream.write(f"kiseki: {message}\n")
+        stream.flush()
+    except (OSError, ValueError):
+        pass
+
+
+class Run:
+    """A run being logged. Use as a context manager or call :meth:`finish`.
+
+    Example:
+        >>> with kiseki.init(project="mnist", config={"lr": 0.01}) as run:
+        ...     for step in range(100):
+        ...         run.log({"loss": 1 / (step + 1)})
+    """
+
+    def __init__(self, *, settings: Settings, project: str, run_id: str, name: str, dir: str,
+                 writer: RunLogWriter | None, start_step: int = 0, url: str = "",
+                 tags: list[str] | None = None, group: str | None = None,
+                 job_type: str | None = None, notes: str | None = None) -> None:
+        self.settings = settings
+        self.project = project
+        self.id = run_id
+        self._name = name
+        self.dir = dir
+        self.url = url
+        self._tags = list(tags or [])
+        self.group = group
+        self.job_type = job_type
+        self._notes = notes
+        self._writer = writer
+        self._pid = _getpid()
+        self._step = start_step
+        self._keymap: dict[Any, str] = {}
+        self._warned: set[str] = set()
+        self._finished = False
+        self._exit_code: int | None = None
+        self._on_finish: list[Callable[[str, int, str | None], None]] = []
+        self._step_metrics: dict[str, str] = {}
+        self._append = writer.append if writer is not None else (lambda r: 0)
+        self.config = Config(on_change=self._config_changed, warn=self._warn_once)
+        self.summary = Summary(on_change=self._summary_changed)
+        self._observe = self.summary.observe
+
+    # -- identity -------------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self._name = str(value)
+        self._append(rec.RunUpdate(name=self._name))
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        return tuple(self._tags)
+
+    @tags.setter
+    def tags(self, value: list[str] | tuple[str, ...]) -> None:
+        self._tags = [str(t) for t in value]
+        self._append(rec.RunUpdate(tags=self._tags))
+
+    @property
+    def notes(self) -> str | None:
+        return self._notes
+
+    @notes.setter
+    def notes(self, value: str) -> None:
+        self._notes = str(value)
+        self._append(rec.RunUpdate(notes=self._notes))
+
+    @property
+    def step(self) -> int:
+        """The step the next ``log()`` without ``step=`` writes to."""
+        return self._step
+
+    @property
+    def path(self) -> str:
+        return f"{self.project}/{self.id}"
+
+    @property
+    def log_path(self) -> str | None:
+        return self._writer.path if self._writer else None
+
+    # -- logging --------------------------------------------------------------------------------
+    def log(self, data: dict[str, Any], step: int | None = None, commit: bool | None = None) -> None:
+        """Log a dict of metrics at the current step (wandb semantics).
+
+        Without ``step`` each call is a new step unless ``commit=False``; with ``step`` the
+        values go to that step and the step stays open until a later step or ``commit=True``.
+        Steps never decrease. Nested dicts are flattened to ``"a.b"`` keys.
+
+        Example:
+            >>> run.log({"train/loss": 0.5, "train/acc": 0.8})
+        """
+        if self._pid != _getpid():
+            self._forked()
+        if self._finished:
+            raise UsageError(f"run {self.id} is finished; call kiseki.init() for a new run")
+        if type(data) is not dict:
+            data = self._as_dict(data)
+        keymap = self._keymap
+        values: dict[str, float] = {}
+        for key, value in data.items():
+            name = keymap.get(key)
+            if name is None or type(value) not in (float, int):
+                self._slow_value(key, value, values)
+                continue
+            values[name] = float(value)
+        if step is None:
+            current = self._step
+            advance = commit is None or commit
+        else:
+            current = self._check_step(step)
+            advance = bool(commit)
+        if values:
+            self._append(rec.Metrics(current, _now(), values))
+            self._observe(values)
+        self._step = current + 1 if advance else current
+
+    def _as_dict(self, data: Any) -> dict[str, Any]:
+        if isinstance(data, dict):
+            return dict(data)
+        raise UsageError(f"log() takes a dict of values, got {type(data).__name__}")
+
+    def _slow_value(self, key: Any, value: Any, out: dict[str, float]) -> None:
+        if isinstance(value, dict) and "_type" not in value:
+            for sub_key, sub_value in flatten(value, str(key)).items():
+                self._slow_value(sub_key, sub_value, out)
+            return
+        name = self._keymap.get(key)
+        if name is None:
+            try:
+                name = validate_key(key if isinstance(key, str) else str(key))
+            except ValidationError as exc:
+                self._warn_once(f"log(): {exc}; value dropped", key=f"key:{key!r:.80}")
+                return
+            self._keymap[key] = name
+        number = as_number(value)
+        if number is None:
+            self._warn_once(
+                f"log(): {name!r} is a {type(value).__name__}, not a number; it is not kept in "
+                "history (put text in run.summary or run.config)", key=f"type:{name}")
+            return
+        out[name] = float(number)
+
+    def _check_step(self, step: Any) -> int:
+        if type(step) is not int:
+            number = as_number(step)
+            if isinstance(number, bool) or number is None or number != int(number):
+                raise ValidationError(f"step must be an int >= 0, got {step!r}")
+            step = int(number)
+        if step < 0 or step > _MAX_STEP:
+            raise ValidationError(f"step must be an int between 0 and 2**63-1, got {step}")
+        if step < self._step:
+            raise StepOrderError(
+                f"step {step} is below the run's current step {self._step}; steps never "
+                f"decrease. Log without step= to continue, or rewind explicitly with "
+                f"kiseki.init(id={self.id!r}, resume_from='{self.id}?_step={step}')"
+            )
+        return step
+
+    def _forked(self) -> None:
+        raise UsageError(
+            f"run {self.id} belongs to process {self._pid}; this forked process "
+            f"({_getpid()}) cannot log to it. Log from the parent, or call kiseki.init() "
+            "in the child for a run of its own"
+        )
+
+    def define_metric(self, name: str, step_metric: str | None = None,
+                      summary: str | None = None, hidden: bool = False,
+                      step_sync: bool | None = None) -> None:
+        """Say how a metric (or a glob such as ``"val/*"``) is summarised and plotted.
+
+        Example:
+            >>> run.define_metric("val/loss", summary="min")
+            >>> run.define_metric("val/*", step_metric="epoch")
+        """
+        if summary is not None and summary not in SUMMARY_MODES:
+            raise ValidationError(
+                f"summary must be one of {', '.join(SUMMARY_MODES)}, got {summary!r}")
+        if not name or not isinstance(name, str):
+            raise ValidationError("define_metric() needs a metric name or glob such as 'val/*'")
+        self._append(rec.DefineMetric(name, step_metric, summary, hidden))
+        if summary:
+            self._summary_rules = getattr(self, "_summary_rules", {})
+            self._summary_rules[name] = summary
+            for key in list(self.summary._last) + ([name] if "*" not in name else []):
+                if fnmatch.fnmatchcase(key, name):
+                    self.summary.set_mode(key, summary)
+            self._refresh_modes()
+        if step_metric:
+            self._step_metrics[name] = step_metric
+
+    def _refresh_modes(self) -> None:
+        rules = getattr(self, "_summary_rules", {})
+        if not rules:
+            return
+        original = self.summary.observe
+
+        def observe(values: dict[str, float]) -> None:
+            for key in values:
+                if key not in self.summary._modes:
+                    for pattern, mode in rules.items():
+                        if fnmatch.fnmatchcase(key, pattern):
+                            self.summary.set_mode(key, mode)
+            original(values)
+        self._observe = observe
+
+    def alert(self, title: str, text: str, level: str = "INFO", wait_duration: float = 0) -> None:
+        """Record an alert for this run (shown in the run page and the API)."""
+        level = str(getattr(level, "value", level)).upper()
+        if level not in ("INFO", "WARN", "ERROR"):
+            raise ValidationError(f"alert level must be INFO, WARN or ERROR, got {level!r}")
+        self._append(rec.Alert(str(title)[:256], str(text)[:100_000], level, _now()))
+
+    # -- record plumbing ------------------------------------------------------------------------
+    def _config_changed(self, values: dict[str, Any]) -> None:
+        self._append(rec.ConfigUpdate(values))
+
+    def _summary_changed(self, values: dict[str, Any], removed: list[str]) -> None:
+        self._append(rec.SummaryUpdate(values, removed))
+
+    def _warn_once(self, message: str, key: str | None = None) -> None:
+        marker = key or message
+        if marker in self._warned:
+            return
+        self._warned.add(marker)
+        warn(message)
+
+    def _emit(self, record: Any) -> None:
+        """Append a record from a capture thread; never raises."""
+        try:
+            if not self._finished and self._pid == _getpid():
+                self._append(record)
+        except KisekiError:
+            pass
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
+        """End the run: ``finished`` for exit code 0/None, ``failed`` otherwise.
+
+        Waits at most ``settings.finish_timeout`` seconds for sending; what is left stays in
+        the run log for ``kiseki sync`` and is reported.
+        """
+        state = "finished" if not exit_code else "failed"
+        self._end(state, int(exit_code or 0), None)
+
+    def _end(self, state: str, exit_code: int, error: str | None) -> None:
+        if self._finished or self._pid != _getpid():
+            return
+        self._exit_code = exit_code
+        for hook in list(self._on_finish):
+            try:
+                hook(state, exit_code, error)
+            except Exception as exc:  # noqa: BLE001 - a failing hook must not stop finish
+                warn(f"finish step failed: {exc!r}")
+        self._finished = True
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            self.finish()
+        elif issubclass(exc_type, KeyboardInterrupt):
+            self._end("killed", 255, "KeyboardInterrupt")
+        else:
+            import traceback
+
+            self._end("failed", 1, "".join(traceback.format_exception(exc_type, exc, tb)))
+
+    def __repr__(self) -> str:
+        return f"<kiseki.Run {self.project}/{self.id} ({self._name})>"
+
+
+class DisabledRun(Run):
+    """What ``init(mode="disabled")`` returns: the same API, nothing recorded."""
+
+    def log(self, data: dict[str, Any], step: int | None = None, commit: bool | None = None) -> None:
+        if not isinstance(data, dict):
+            raise UsageError(f"log() takes a dict of values, got {type(data).__name__}")
+        self._step = step if step is not None else self._step + (commit is not False)
+
+
+_LOCK = threading.Lock()

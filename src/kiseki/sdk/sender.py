@@ -1,0 +1,406 @@
+"""The sender: a small process that tails run logs and ships them to the sink.
+
+Why a process and not a thread: decoding and ingesting 1M points costs seconds of Python
+work; on a thread that work holds the training process's GIL and shows up directly in
+``log()``'s p99 (the interpreter hands the GIL back only every 5 ms). The run log is the
+queue, so moving its reader out of the process changes nothing for ``log()``.
+
+Protocol on the pipes (JSON lines):
+  parent -> sender  {"op": "watch", "path": LOG}             tail a live log
+                    {"op": "recover", "path": LOG}           sync a log left behind by a crash
+                    {"op": "finish", "path": LOG, "seq": N}  the writer is done at seq N
+  sender -> parent  {"op": "done", "path": LOG, "hwm": N, "pending": K, "error": ...}
+
+When its stdin closes (the parent exited or died) the sender drains every log it knows,
+then exits. It ignores SIGINT so a Ctrl-C of the training job does not cut the upload.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from kiseki.core import records as rec
+from kiseki.core.errors import AuthError, KisekiError, ValidationError
+from kiseki.sdk.runlog import LogEntry, RunLogReader
+from kiseki.sdk.settings import Settings
+
+BATCH_ENTRIES = 20_000
+BATCH_BYTES = 8 * 1024 * 1024
+SYNCED_MARKER = "synced.json"
+
+
+# ----------------------------------------------------------------------------------------------
+# shipping one log: shared by the sender process and `kiseki sync`
+# ----------------------------------------------------------------------------------------------
+
+@dataclass
+class LogShipper:
+    """Reads one run log and sends its entries in order, batch by batch."""
+
+    path: str
+    sink: Any
+    reader: RunLogReader = field(init=False)
+    hwm: int = 0
+    known_hwm: bool = False
+    finished: bool = False  # a Finish record was read
+    final_seq: int | None = None
+    backlog: deque[LogEntry] = field(default_factory=deque)
+    error: str | None = None
+    fatal: bool = False
+
+    def __post_init__(self) -> None:
+        self.reader = RunLogReader(self.path)
+
+    @property
+    def ident(self) -> tuple[str, str, str] | None:
+        header = self.reader.read_header()
+        if header is None:
+            return None
+        return header["project"], header["run_id"], header["stream"]
+
+    def pull(self, final: bool) -> int:
+        """Read newly written entries into the backlog; return how many."""
+        entries = self.reader.read(final=final)
+        for entry in entries:
+            if isinstance(entry.record, rec.Finish):
+                self.finished = True
+        self.backlog.extend(entries)
+        return len(entries)
+
+    def push(self, deadline: float | None) -> int:
+        """Send the backlog in batches; return the number of entries acknowledged."""
+        ident = self.ident
+        if ident is None or self.fatal:
+            return 0
+        project, run_id, stream = ident
+        if not self.known_hwm:
+            self.hwm = self.sink.send(project, run_id, stream, [], deadline).hwm
+            self.known_hwm = True
+        sent = 0
+        while self.backlog:
+            batch = self._next_batch()
+            if not batch:
+                continue
+            try:
+                result = self.sink.send(project, run_id, stream, batch, deadline)
+            except (AuthError, ValidationError) as exc:
+                self.fatal, self.error = True, str(exc)
+                return sent
+            self.hwm = max(self.hwm, result.hwm)
+            for _ in batch:
+                self.backlog.popleft()
+            sent += len(batch)
+        return sent
+
+    def _next_batch(self) -> list[LogEntry]:
+        while self.backlog and self.backlog[0].seq <= self.hwm:
+            self.backlog.popleft()  # already applied (a resumed or repeated sync)
+        batch: list[LogEntry] = []
+        size = 0
+        for entry in self.backlog:
+            if len(batch) >= BATCH_ENTRIES or size >= BATCH_BYTES:
+                break
+            batch.append(entry)
+            size += len(entry.payload)
+        return batch
+
+    @property
+    def last_seq(self) -> int:
+        return self.backlog[-1].seq if self.backlog else self.hwm
+
+    def pending(self) -> int:
+        return len(self.backlog)
+
+    def mark_synced(self, target: str) -> None:
+        marker = os.path.join(os.path.dirname(self.path), SYNCED_MARKER)
+        stats = self.reader.stats
+        data = {"target": target, "hwm": self.hwm, "finished": self.finished,
+                "skipped_bytes": stats.skipped_bytes, "unknown_records": stats.unknown_records,
+                "gaps": stats.gaps}
+        try:
+            with open(marker, "w") as fh:
+                json.dump(data, fh)
+        except OSError:
+            pass
+
+
+def writer_alive(log_path: str) -> bool:
+    """True while the process that writes ``log_path`` holds its lock."""
+    import fcntl
+
+    try:
+        fd = os.open(log_path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def is_synced(run_dir: str, target: str) -> bool:
+    try:
+        with open(os.path.join(run_dir, SYNCED_MARKER)) as fh:
+            data = json.load(fh)
+    except (OSError, ValueError):
+        return False
+    return bool(data.get("target") == target and data.get("finished"))
+
+
+# ----------------------------------------------------------------------------------------------
+# the sender process
+# ----------------------------------------------------------------------------------------------
+
+class SenderLoop:
+    """Main loop of the sender process."""
+
+    def __init__(self, settings: Settings, out: Any) -> None:
+        from kiseki.sdk.sinks import make_sink
+
+        self.settings = settings
+        self.sink = make_sink(settings)
+        self.out = out
+        self.shippers: dict[str, LogShipper] = {}
+        self.finishing: dict[str, int] = {}
+        self.live: set[str] = set()
+        self.commands: deque[dict[str, Any]] = deque()
+        self.parent_gone = threading.Event()
+        self.last_heartbeat = 0.0
+        self.warned: set[str] = set()
+
+    def read_commands(self, stream: Any) -> None:
+        for line in stream:
+            try:
+                self.commands.append(json.loads(line))
+            except ValueError:
+                continue
+        self.parent_gone.set()
+
+    def run(self) -> None:
+        idle = 0.01
+        while True:
+            self._apply_commands()
+            moved = self._step()
+            self._heartbeat()
+            if self.parent_gone.is_set() and not self.commands and self._all_drained():
+                break
+            idle = 0.01 if moved else min(idle * 1.5, 0.25)
+            time.sleep(idle)
+        self.sink.close()
+
+    def _apply_commands(self) -> None:
+        while self.commands:
+            cmd = self.commands.popleft()
+            path = cmd.get("path", "")
+            if cmd.get("op") in ("watch", "recover") and path not in self.shippers:
+                self.shippers[path] = LogShipper(path, self.sink)
+                if cmd["op"] == "watch":
+                    self.live.add(path)
+            elif cmd.get("op") == "finish":
+                self.finishing[path] = int(cmd.get("seq", 0))
+                self.live.discard(path)
+                self.shippers.setdefault(path, LogShipper(path, self.sink))
+
+    def _step(self) -> int:
+        moved = 0
+        for path, shipper in list(self.shippers.items()):
+            # the writer is done once it asked to finish or no longer holds the log's lock
+            done = path in self.finishing or not writer_alive(path)
+            try:
+                moved += shipper.pull(final=done)
+                moved += shipper.push(deadline=time.monotonic() + 30)
+            except KisekiError as exc:
+                self._warn(path, f"sending paused: {exc}")
+            except Exception as exc:  # noqa: BLE001 - the loop must survive anything (R03)
+                self._warn(path, f"sender error: {exc!r}")
+            self._maybe_done(path, shipper, done)
+        return moved
+
+    def _maybe_done(self, path: str, shipper: LogShipper, final: bool) -> None:
+        if shipper.fatal:
+            self._reply(path, shipper, error=shipper.error)
+            return
+        if path in self.finishing:
+            target = self.finishing[path]
+            if shipper.hwm >= target or (shipper.finished and not shipper.backlog):
+                shipper.mark_synced(self.sink.target)
+                self._reply(path, shipper)
+        elif final and not shipper.backlog and not writer_alive(path):
+            if shipper.finished:
+                shipper.mark_synced(self.sink.target)
+            self.shippers.pop(path, None)
+
+    def _reply(self, path: str, shipper: LogShipper, error: str | None = None) -> None:
+        msg = {"op": "done", "path": path, "hwm": shipper.hwm, "pending": shipper.pending(),
+               "error": error, "skipped_bytes": shipper.reader.stats.skipped_bytes}
+        try:
+            self.out.write(json.dumps(msg) + "\n")
+            self.out.flush()
+        except (OSError, ValueError):
+            pass
+        self.shippers.pop(path, None)
+        self.finishing.pop(path, None)
+        self.live.discard(path)
+
+    def _heartbeat(self) -> None:
+        now = time.monotonic()
+        if now - self.last_heartbeat < self.settings.heartbeat_interval:
+            return
+        self.last_heartbeat = now
+        runs = []
+        for path in self.live:
+            ident = self.shippers[path].ident if path in self.shippers else None
+            if ident and self.shippers[path].known_hwm:
+                runs.append((ident[0], ident[1]))
+        if runs:
+            self.sink.heartbeat(runs)
+
+    def _all_drained(self) -> bool:
+        return all(not s.backlog and (s.fatal or not writer_alive(p))
+                   for p, s in self.shippers.items()) and not self._unread()
+
+    def _unread(self) -> bool:
+        for path, shipper in self.shippers.items():
+            try:
+                if os.path.getsize(path) > shipper.reader.offset:
+                    return True
+            except OSError:
+                continue
+        return False
+
+    def _warn(self, path: str, message: str) -> None:
+        if message in self.warned:
+            return
+        self.warned.add(message)
+        sys.stderr.write(f"kiseki sender: {os.path.basename(os.path.dirname(path))}: {message}\n")
+
+
+def main() -> None:
+    """Entry point of ``python -m kiseki.sdk.sender``."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    settings = Settings.from_json(os.environ["KISEKI_SENDER_SETTINGS"])
+    loop = SenderLoop(settings, sys.stdout)
+    reader = threading.Thread(target=loop.read_commands, args=(sys.stdin,),
+                              name="kiseki-sender-commands", daemon=True)
+    reader.start()
+    loop.run()
+
+
+# ----------------------------------------------------------------------------------------------
+# the training-process side
+# ----------------------------------------------------------------------------------------------
+
+class SenderClient:
+    """Starts and talks to the sender process of this training process (one per target)."""
+
+    def __init__(self, settings: Settings) -> None:
+        env = dict(os.environ)
+        env["KISEKI_SENDER_SETTINGS"] = settings.to_json()
+        self._pid = os.getpid()
+        self._proc = subprocess.Popen(
+            [sys.executable, "-c", "from kiseki.sdk.sender import main; main()"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, env=env, close_fds=True, start_new_session=True,
+            text=True, bufsize=1)
+        self._replies: dict[str, dict[str, Any]] = {}
+        self._buffer = ""
+        self._lock = threading.Lock()
+
+    def alive(self) -> bool:
+        return self._pid == os.getpid() and self._proc.poll() is None
+
+    def _send(self, msg: dict[str, Any]) -> bool:
+        try:
+            assert self._proc.stdin is not None
+            self._proc.stdin.write(json.dumps(msg) + "\n")
+            self._proc.stdin.flush()
+            return True
+        except (OSError, ValueError):
+            return False
+
+    def watch(self, path: str) -> bool:
+        return self._send({"op": "watch", "path": path})
+
+    def recover(self, path: str) -> bool:
+        return self._send({"op": "recover", "path": path})
+
+    def finish(self, path: str, seq: int, timeout: float) -> dict[str, Any] | None:
+        """Ask the sender to finish ``path`` and wait up to ``timeout`` seconds for it."""
+        with self._lock:
+            if not self._send({"op": "finish", "path": path, "seq": seq}):
+                return None
+            deadline = time.monotonic() + timeout
+            while path not in self._replies:
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._read_replies(left):
+                    return None
+            return self._replies.pop(path)
+
+    def _read_replies(self, timeout: float) -> bool:
+        out = self._proc.stdout
+        assert out is not None
+        fd = out.fileno()
+        ready, _, _ = select.select([fd], [], [], timeout)
+        if not ready:
+            return True
+        chunk = os.read(fd, 65536).decode("utf-8", "replace")
+        if not chunk:
+            return False
+        self._buffer += chunk
+        while "\n" in self._buffer:
+            line, self._buffer = self._buffer.split("\n", 1)
+            try:
+                msg = json.loads(line)
+            except ValueError:
+                continue
+            self._replies[msg.get("path", "")] = msg
+        return True
+
+    def close(self) -> None:
+        """Close the command pipe; the sender drains what is left and exits on its own."""
+        if self._pid != os.getpid():
+            return
+        try:
+            if self._proc.stdin:
+                self._proc.stdin.close()
+        except OSError:
+            pass
+
+
+_clients: dict[str, SenderClient] = {}
+_clients_lock = threading.Lock()
+
+
+def client_for(settings: Settings) -> SenderClient:
+    """The sender process for this target, started on first use."""
+    key = settings.base_url or settings.store_url()
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None or not client.alive():
+            client = SenderClient(settings)
+            _clients[key] = client
+        return client
+
+
+def close_all() -> None:
+    with _clients_lock:
+        for client in _clients.values():
+            client.close()
+        _clients.clear()
+
+
+if __name__ == "__main__":
+    main()

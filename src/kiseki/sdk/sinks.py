@@ -1,0 +1,173 @@
+"""Where the sender ships records: the embedded store or a kiseki server over HTTP.
+
+Contract (both sinks, called from one thread of the sender process):
+
+- ``send(project, run_id, stream, entries)`` applies a batch of consecutive entries of one
+  stream and returns the stream's high-water mark. It retries transient failures itself with
+  jittered exponential backoff (honouring ``Retry-After``) until ``deadline``, then raises
+  :class:`TransportError`. It raises :class:`AuthError` when credentials are refused (not
+  retried). An empty ``entries`` asks for the high-water mark only.
+- ``heartbeat(runs)`` marks runs alive; failures are ignored.
+- ``close()`` releases connections.
+"""
+
+from __future__ import annotations
+
+import gzip
+import random
+import time
+from typing import Any, Protocol
+
+from kiseki.core import records as rec
+from kiseki.core.errors import (
+    AuthError, KisekiError, StorageUnavailableError, TransportError, ValidationError,
+)
+from kiseki.sdk.runlog import LogEntry
+from kiseki.sdk.settings import Settings
+
+
+class Sink(Protocol):
+    target: str
+
+    def send(self, project: str, run_id: str, stream: str, entries: list[LogEntry],
+             deadline: float | None = None) -> rec.IngestResult: ...
+
+    def heartbeat(self, runs: list[tuple[str, str]]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def backoff_delays(base: float = 0.2, cap: float = 30.0) -> Any:
+    """Yield full-jitter exponential backoff delays."""
+    attempt = 0
+    while True:
+        yield random.uniform(0, min(cap, base * (2**attempt)))
+        attempt += 1
+
+
+class EmbeddedSink:
+    """Writes into the local store (SQLite by default) in this process."""
+
+    def __init__(self, settings: Settings) -> None:
+        from kiseki.store.sqlstore import SQLStore  # lazy: only the sender process pays for it
+
+        self.target = settings.store_url()
+        self.store = SQLStore.open(self.target, blob_dir=settings.root_dir)
+
+    def send(self, project: str, run_id: str, stream: str, entries: list[LogEntry],
+             deadline: float | None = None) -> rec.IngestResult:
+        decoded = [(e.seq, e.record) for e in entries]
+        delays = backoff_delays(0.05, 2.0)
+        while True:
+            try:
+                return self.store.ingest(project, run_id, stream, decoded)
+            except StorageUnavailableError as exc:
+                if deadline is not None and time.monotonic() > deadline:
+                    raise TransportError(f"store busy: {exc}") from exc
+                time.sleep(next(delays))
+
+    def heartbeat(self, runs: list[tuple[str, str]]) -> None:
+        try:
+            self.store.heartbeat(runs)
+        except KisekiError:
+            pass
+
+    def close(self) -> None:
+        self.store.close()
+
+
+class HttpSink:
+    """Posts msgpack batches (gzip) to ``POST /api/v1/ingest`` of a kiseki server."""
+
+    def __init__(self, settings: Settings, timeout: float = 30.0) -> None:
+        import httpx  # lazy: not part of `import kiseki`
+
+        self.target = str(settings.base_url).rstrip("/")
+        headers = {"User-Agent": "kiseki-sdk"}
+        if settings.api_key:
+            headers["Authorization"] = f"Bearer {settings.api_key}"
+        self._httpx = httpx
+        self._client = httpx.Client(base_url=self.target, headers=headers,
+                                    timeout=httpx.Timeout(timeout, connect=5.0))
+
+    def send(self, project: str, run_id: str, stream: str, entries: list[LogEntry],
+             deadline: float | None = None) -> rec.IngestResult:
+        import msgspec
+
+        batch = rec.IngestBatch(project, run_id, stream, [msgspec.Raw(_record_part(e))
+                                                          for e in entries])
+        return self._post(batch, deadline)
+
+    def _post(self, batch: rec.IngestBatch, deadline: float | None) -> rec.IngestResult:
+        body = gzip.compress(rec.encode(batch), compresslevel=1)
+        delays = backoff_delays()
+        while True:
+            status, result, retry_after = self._attempt(body)
+            if status == 200 and result is not None:
+                return result
+            if status in (401, 403):
+                raise AuthError(f"server {self.target} refused the API key (HTTP {status}); "
+                                "run `kiseki login URL --key KEY`")
+            if status == 413 and len(batch.entries) > 1:
+                half = len(batch.entries) // 2
+                self._post(rec.IngestBatch(batch.project, batch.run_id, batch.stream,
+                                           batch.entries[:half]), deadline)
+                return self._post(rec.IngestBatch(batch.project, batch.run_id, batch.stream,
+                                                  batch.entries[half:]), deadline)
+            if status in (400, 404, 413, 422):
+                raise ValidationError(f"server refused a batch of {run_id_of(batch)} "
+                                      f"(HTTP {status}); it stays in the run log")
+            delay = retry_after if retry_after is not None else next(delays)
+            if deadline is not None and time.monotonic() + delay > deadline:
+                raise TransportError(f"server {self.target} unavailable (last status {status})")
+            time.sleep(delay)
+
+    def _attempt(self, body: bytes) -> tuple[int, rec.IngestResult | None, float | None]:
+        import msgspec
+
+        try:
+            resp = self._client.post(
+                "/api/v1/ingest", content=body,
+                headers={"Content-Type": "application/x-msgpack", "Content-Encoding": "gzip"})
+        except self._httpx.HTTPError:
+            return 0, None, None
+        retry_after = _retry_after(resp.headers.get("Retry-After"))
+        if resp.status_code == 200:
+            try:
+                return 200, msgspec.json.decode(resp.content, type=rec.IngestResult), None
+            except msgspec.DecodeError:
+                return 502, None, None
+        return resp.status_code, None, retry_after
+
+    def heartbeat(self, runs: list[tuple[str, str]]) -> None:
+        try:
+            self._client.post("/api/v1/heartbeat",
+                              json={"runs": [{"project": p, "run_id": r} for p, r in runs]},
+                              timeout=5.0)
+        except self._httpx.HTTPError:
+            pass
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _record_part(entry: LogEntry) -> bytes:
+    # The log payload is the msgpack array [seq, record]; the wire wants the same Entry.
+    return entry.payload
+
+
+def run_id_of(batch: rec.IngestBatch) -> str:
+    return f"{batch.project}/{batch.run_id}"
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return min(max(float(value), 0.0), 300.0)
+    except ValueError:
+        return None
+
+
+def make_sink(settings: Settings) -> Sink:
+    return EmbeddedSink(settings) if settings.embedded else HttpSink(settings)

@@ -1,0 +1,1 @@
+"""The kiseki server: ``create_app(settings)`` builds a stateless FastAPI app over a store."""

@@ -1,0 +1,39 @@
+"""The one table mapping kiseki errors to HTTP answers."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from kiseki.core import errors as e
+
+STATUS: list[tuple[type[Exception], int]] = [
+    (e.PayloadTooLargeError, 413),
+    (e.ValidationError, 400),
+    (e.UsageError, 400),
+    (e.NotFoundError, 404),
+    (e.ConflictError, 409),
+    (e.AuthError, 401),
+    (e.StorageUnavailableError, 503),
+    (e.StorageError, 500),
+    (e.TransportError, 502),
+]
+
+
+def status_for(exc: Exception) -> int:
+    for cls, status in STATUS:
+        if isinstance(exc, cls):
+            return status
+    return 500
+
+
+def install(app: FastAPI) -> None:
+    async def handle(request: Request, exc: Exception) -> JSONResponse:
+        status = status_for(exc)
+        headers = {"Retry-After": "2"} if status == 503 else None
+        if status == 401:
+            headers = {"WWW-Authenticate": "Bearer"}
+        detail = str(exc) if status != 500 else "internal storage error; see the server log"
+        return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+    app.add_exception_handler(e.KisekiError, handle)

@@ -1,0 +1,98 @@
+"""Metric series (downsampled), raw history pages, system metrics and console output."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
+
+from kiseki.core.errors import NotFoundError, ValidationError
+from kiseki.server.deps import Store
+from kiseki.server.respond import json_response
+from kiseki.server.schemas import ConsolePage, HistoryPage, Series, SeriesMany, SeriesQuery
+
+router = APIRouter(tags=["metrics"])
+MAX_SERIES_PER_REQUEST = 2000
+
+
+@router.get("/projects/{project}/runs/{run_id}/series", operation_id="get_series",
+            response_model=Series)
+async def get_series(project: str, run_id: str, store: Store,  # type: ignore[no-untyped-def]
+                     key: Annotated[str, Query(max_length=256)],
+                     buckets: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+                     x_axis: Annotated[str, Query(max_length=256)] = "step",
+                     x_min: float | None = None, x_max: float | None = None):
+    """One metric downsampled to at most ``buckets`` buckets over ``[x_min, x_max]``.
+
+    ``x_axis`` is ``step``, ``_timestamp`` (wall time), ``_runtime`` (seconds since the run
+    started) or the name of another metric. Every bucket has min, max, mean, last and count,
+    so spikes stay visible at any zoom.
+    """
+    result = await run_in_threadpool(store.series, project, run_id, key, buckets=buckets,
+                                     x_axis=x_axis, x_min=x_min, x_max=x_max)
+    return json_response(result)
+
+
+@router.post("/projects/{project}/series", operation_id="query_series",
+             response_model=SeriesMany)
+async def query_series(project: str, body: SeriesQuery,  # type: ignore[no-untyped-def]
+                       store: Store):
+    """Many runs x many keys in one request (for charts comparing runs)."""
+    if len(body.runs) * len(body.keys) > MAX_SERIES_PER_REQUEST:
+        raise ValidationError(f"at most {MAX_SERIES_PER_REQUEST} run x key pairs per request")
+    if not 1 <= body.buckets <= 10_000:
+        raise ValidationError(f"buckets must be between 1 and 10000, got {body.buckets}")
+
+    def work() -> dict[str, Any]:
+        out: list[dict[str, Any]] = []
+        missing: list[dict[str, str]] = []
+        for run_id in body.runs:
+            for key in body.keys:
+                try:
+                    out.append(store.series(project, run_id, key, buckets=body.buckets,
+                                            x_axis=body.x_axis, x_min=body.x_min,
+                                            x_max=body.x_max))
+                except NotFoundError:
+                    missing.append({"run": run_id, "key": key})
+        return {"series": out, "missing": missing}
+
+    return json_response(await run_in_threadpool(work))
+
+
+@router.get("/projects/{project}/runs/{run_id}/history", operation_id="get_history",
+            response_model=HistoryPage)
+async def get_history(project: str, run_id: str, store: Store,  # type: ignore[no-untyped-def]
+                      keys: Annotated[str | None, Query(max_length=100_000)] = None,
+                      min_step: Annotated[int | None, Query(ge=0)] = None,
+                      max_step: Annotated[int | None, Query(ge=0)] = None,
+                      page_size: Annotated[int, Query(ge=1, le=10_000)] = 1000):
+    """Raw rows (every point), ``page_size`` steps per page; follow ``next_step``."""
+    key_list = [k for k in keys.split(",") if k] if keys else None
+    result = await run_in_threadpool(store.history_page, project, run_id, key_list, min_step,
+                                     max_step, page_size)
+    return json_response(result)
+
+
+@router.get("/projects/{project}/runs/{run_id}/system", operation_id="get_system_metrics",
+            response_model=HistoryPage)
+async def get_system_metrics(project: str, run_id: str,  # type: ignore[no-untyped-def]
+                             store: Store,
+                             keys: Annotated[str | None, Query(max_length=100_000)] = None,
+                             page_size: Annotated[int, Query(ge=1, le=10_000)] = 1000):
+    """System metric samples (CPU, memory, disk, network, GPU) as rows."""
+    key_list = [k for k in keys.split(",") if k] if keys else None
+    result = await run_in_threadpool(store.history_page, project, run_id, key_list, None, None,
+                                     page_size, True)
+    return json_response(result)
+
+
+@router.get("/projects/{project}/runs/{run_id}/console", operation_id="get_console",
+            response_model=ConsolePage)
+async def get_console(project: str, run_id: str, store: Store,  # type: ignore[no-untyped-def]
+                      offset: Annotated[int, Query(ge=0)] = 0,
+                      limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+                      search: Annotated[str | None, Query(max_length=1000)] = None):
+    """Console lines after line number ``offset``, optionally only those containing ``search``."""
+    result = await run_in_threadpool(store.console_page, project, run_id, offset, limit, search)
+    return json_response(result)

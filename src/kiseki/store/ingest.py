@@ -1,0 +1,399 @@
+"""Applying a batch of run records to the store, idempotently on (run, stream, seq).
+
+One batch is one transaction: the stream's high-water mark moves together with the data, so a
+retried batch (the server died after commit, before replying: R11) or a second sync (R20) finds
+its entries at or below the mark and applies nothing twice.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+import time
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, insert, select, update
+
+from kiseki.core import records as rec
+from kiseki.core.keys import validate_key
+from kiseki.core.errors import ValidationError
+from kiseki.core.values import from_json_safe, to_json_safe
+from kiseki.store import metrics as m
+from kiseki.store.tables import (
+    alerts, console_lines, metric_buckets, metric_keys, metric_points, projects, run_streams, runs,
+)
+
+MAX_CONSOLE_LINE = 100_000
+
+
+def _now() -> float:
+    return time.time()
+
+
+def ensure_project(conn: Connection, name: str) -> int:
+    found = conn.execute(select(projects.c.id).where(projects.c.name == name)).scalar()
+    if found is not None:
+        return int(found)
+    now = _now()
+    return int(conn.execute(insert(projects).values(name=name, created_at=now, updated_at=now)
+                            .returning(projects.c.id)).scalar_one())
+
+
+def ensure_run(conn: Connection, project: str, run_id: str) -> int:
+    project_pk = ensure_project(conn, project)
+    found = conn.execute(select(runs.c.id).where(runs.c.project_id == project_pk,
+                                                 runs.c.run_id == run_id)).scalar()
+    if found is not None:
+        return int(found)
+    now = _now()
+    return int(conn.execute(insert(runs).values(
+        project_id=project_pk, run_id=run_id, name=run_id, state="running", config={},
+        summary={}, summary_user={}, tags=[], env={}, metric_defs=[], created_at=now,
+        updated_at=now, heartbeat_at=now).returning(runs.c.id)).scalar_one())
+
+
+class _RunChanges:
+    """The run row being changed by one batch, written back once at the end."""
+
+    def __init__(self, row: dict[str, Any]) -> None:
+        self.row = row
+        self.values: dict[str, Any] = {}
+        self.config = from_json_safe(row["config"])
+        self.summary_user = from_json_safe(row["summary_user"])
+        self.metric_defs: list[dict[str, Any]] = list(row["metric_defs"] or [])
+        self.dirty_config = self.dirty_summary = False
+
+    def set(self, **values: Any) -> None:
+        self.values.update(values)
+
+
+class BatchApplier:
+    """Applies the entries of one stream batch inside one transaction."""
+
+    def __init__(self, conn: Connection, run_pk: int) -> None:
+        self.conn = conn
+        self.run_pk = run_pk
+        row = conn.execute(select(runs).where(runs.c.id == run_pk)).one()._mapping
+        self.run = _RunChanges(dict(row))
+        self.points: dict[tuple[str, str], m.KeyBatch] = {}
+        self.keys: dict[str, dict[str, Any]] | None = None
+        self.skipped_unknown = 0
+        self.rejected: list[str] = []
+
+    def apply(self, seq: int, record: rec.Record | None) -> None:
+        if record is None:
+            self.skipped_unknown += 1
+            return
+        handler = getattr(self, f"_on_{type(record).__name__}", None)
+        if handler is None:
+            self.skipped_unknown += 1
+            return
+        try:
+            handler(record)
+        except ValidationError as exc:  # one bad record is quarantined, never blocks (R08)
+            self.rejected.append(f"seq {seq}: {exc}")
+
+    # -- record handlers ------------------------------------------------------------------------
+    def _on_RunStart(self, r: rec.RunStart) -> None:
+        self.flush_points()
+        if r.rewind_step is not None:
+            self.rewind(r.rewind_step)
+        run = self.run
+        if not r.resumed:
+            run.config = {}
+            run.set(created_at=r.created_at)
+        run.config.update(r.config)
+        run.dirty_config = True
+        run.set(name=r.name[:256], tags=[str(t)[:256] for t in r.tags], run_group=r.group,
+                job_type=r.job_type, notes=r.notes, state="running", finished_at=None,
+                exit_code=None, error=None, sdk_version=r.sdk_version[:32], heartbeat_at=_now())
+
+    def _on_ConfigUpdate(self, r: rec.ConfigUpdate) -> None:
+        self.run.config.update(r.values)
+        self.run.dirty_config = True
+
+    def _on_Metrics(self, r: rec.Metrics) -> None:
+        self._check_step(r.step)
+        for key, value in r.values.items():
+            self._add_point(key, "history", r.step, r.ts, value)
+
+    def _on_SystemMetrics(self, r: rec.SystemMetrics) -> None:
+        for key, value in r.values.items():
+            name = f"system/{key}"
+            batch = self.points.get((name, "system"))
+            step = self._system_step(name) + (len(batch.steps) if batch else 0)
+            self._add_point(name, "system", step, r.ts, value)
+
+    def _on_SummaryUpdate(self, r: rec.SummaryUpdate) -> None:
+        self.run.summary_user.update(r.values)
+        for key in r.remove:
+            self.run.summary_user.pop(key, None)
+        self.run.dirty_summary = True
+
+    def _on_DefineMetric(self, r: rec.DefineMetric) -> None:
+        defs = [d for d in self.run.metric_defs if d.get("name") != r.name]
+        defs.append({"name": r.name, "step_metric": r.step_metric, "summary": r.summary,
+                     "hidden": r.hidden})
+        self.run.metric_defs = defs
+        self.run.dirty_summary = True
+
+    def _on_Console(self, r: rec.Console) -> None:
+        start = self.conn.execute(select(func.coalesce(func.max(console_lines.c.line_no), 0))
+                                  .where(console_lines.c.run_pk == self.run_pk)).scalar_one()
+        rows = [{"run_pk": self.run_pk, "line_no": start + i + 1, "stream": r.stream[:8],
+                 "ts": r.ts, "text": _clean_text(line)} for i, line in enumerate(r.lines)]
+        if rows:
+            self.conn.execute(insert(console_lines), rows)
+
+    def _on_Environment(self, r: rec.Environment) -> None:
+        self.run.set(env=to_json_safe(r.metadata))
+
+    def _on_RunUpdate(self, r: rec.RunUpdate) -> None:
+        if r.name is not None:
+            self.run.set(name=r.name[:256])
+        if r.tags is not None:
+            self.run.set(tags=[str(t)[:256] for t in r.tags])
+        if r.notes is not None:
+            self.run.set(notes=r.notes)
+        if r.group is not None:
+            self.run.set(run_group=r.group)
+
+    def _on_Alert(self, r: rec.Alert) -> None:
+        self.conn.execute(insert(alerts).values(run_pk=self.run_pk, title=r.title[:256],
+                                                text=r.text, level=r.level[:16], ts=r.ts))
+
+    def _on_Finish(self, r: rec.Finish) -> None:
+        state = r.state if r.state in rec.RUN_STATES else "finished"
+        self.run.set(state=state, exit_code=r.exit_code, finished_at=r.ts, error=r.error)
+
+    # -- points -------------------------------------------------------------------------------
+    @staticmethod
+    def _check_step(step: int) -> None:
+        if not 0 <= step < 2**63:
+            raise ValidationError(f"step must be an int between 0 and 2**63-1, got {step}")
+
+    def _add_point(self, key: str, kind: str, step: int, ts: float, value: float) -> None:
+        name = validate_key(key) if kind == "history" else key
+        batch = self.points.get((name, kind))
+        if batch is None:
+            batch = self.points[(name, kind)] = m.KeyBatch([], [], [])
+        batch.steps.append(step)
+        batch.ts.append(ts)
+        batch.values.append(float(value))
+
+    def _load_keys(self) -> dict[str, dict[str, Any]]:
+        if self.keys is None:
+            self.keys = {k["key"]: k for k in m.key_rows(self.conn, self.run_pk)}
+        return self.keys
+
+    def _system_step(self, name: str) -> int:
+        key = self._load_keys().get(name)
+        return int(key["count"]) if key else 0
+
+    def flush_points(self) -> None:
+        if not self.points:
+            return
+        keys = self._load_keys()
+        buckets: list[dict[str, Any]] = []
+        for (name, kind), batch in self.points.items():
+            agg = m.batch_aggregates(batch)
+            key = keys.get(name)
+            if key is None:
+                key = self._create_key(name, kind, agg)
+            else:
+                self._merge_key(key, agg)
+            m.insert_points(self.conn, key["id"], batch)
+            buckets.extend(m.bucket_rows(key["id"], batch))
+        m.upsert_buckets(self.conn, buckets)
+        self.points = {}
+        self.run.dirty_summary = True
+
+    def _create_key(self, name: str, kind: str, agg: dict[str, Any]) -> dict[str, Any]:
+        row = {"run_pk": self.run_pk, "key": name, "kind": kind, **_key_values(agg)}
+        row["id"] = int(self.conn.execute(insert(metric_keys).values(**row)
+                                          .returning(metric_keys.c.id)).scalar_one())
+        assert self.keys is not None
+        self.keys[name] = row
+        return row
+
+    def _merge_key(self, key: dict[str, Any], agg: dict[str, Any]) -> None:
+        merged = _merge_aggregates(key, agg)
+        key.update(merged)
+        self.conn.execute(update(metric_keys).where(metric_keys.c.id == key["id"])
+                          .values(**merged))
+
+    def rewind(self, step: int) -> None:
+        """Delete history at ``step`` and after, then rebuild the affected summaries."""
+        keys = [k for k in self._load_keys().values() if k["kind"] == "history"]
+        for key in keys:
+            self.conn.execute(delete(metric_points).where(metric_points.c.key_id == key["id"],
+                                                          metric_points.c.step >= step))
+            self.conn.execute(delete(metric_buckets).where(metric_buckets.c.key_id == key["id"]))
+            self.conn.execute(delete(metric_keys).where(metric_keys.c.id == key["id"]))
+            self.keys.pop(key["key"], None)  # type: ignore[union-attr]
+            rows = self.conn.execute(
+                select(metric_points.c.step, metric_points.c.ts, metric_points.c.value,
+                       metric_points.c.special)
+                .where(metric_points.c.key_id == key["id"]).order_by(metric_points.c.id)).all()
+            self.conn.execute(delete(metric_points).where(metric_points.c.key_id == key["id"]))
+            if rows:
+                batch = m.KeyBatch([r[0] for r in rows], [r[1] for r in rows],
+                                   [m.decode_value(r[2], r[3]) for r in rows])
+                self.points[(key["key"], "history")] = batch
+        self.flush_points()
+        self.run.set(last_step=step - 1 if step > 0 else None)
+
+    # -- finishing the batch ------------------------------------------------------------------
+    def finish(self, heartbeat: bool) -> None:
+        self.flush_points()
+        run = self.run
+        now = _now()
+        if run.dirty_config:
+            run.set(config=to_json_safe(run.config))
+        if run.dirty_summary:
+            run.set(summary=to_json_safe(self._summary()),
+                    summary_user=to_json_safe(run.summary_user), metric_defs=run.metric_defs)
+            steps = [k["last_step"] for k in self._load_keys().values()
+                     if k["kind"] == "history" and k["last_step"] is not None]
+            if steps:
+                run.set(last_step=max(steps))
+        if heartbeat and run.values.get("state", run.row["state"]) in ("running", "crashed"):
+            run.set(heartbeat_at=now)
+            if run.row["state"] == "crashed" and "state" not in run.values:
+                run.set(state="running")
+        run.set(updated_at=now)
+        self.conn.execute(update(runs).where(runs.c.id == self.run_pk).values(**run.values))
+        self.conn.execute(update(projects).where(projects.c.id == run.row["project_id"])
+                          .values(updated_at=now))
+
+    def _summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        defs = self.run.metric_defs
+        for name, key in self._load_keys().items():
+            if key["kind"] != "history":
+                continue
+            mode = _summary_mode(name, defs)
+            if mode == "none":
+                continue
+            out[name] = _summary_value(key, mode)
+        out.update(self.run.summary_user)
+        return out
+
+
+def _summary_mode(name: str, defs: list[dict[str, Any]]) -> str:
+    for d in reversed(defs):
+        if d.get("summary") and fnmatch.fnmatchcase(name, d["name"]):
+            return str(d["summary"])
+    return "last"
+
+
+def _summary_value(key: dict[str, Any], mode: str) -> Any:
+    if mode == "min":
+        return key["min"] if key["min"] is not None else math.nan
+    if mode == "max":
+        return key["max"] if key["max"] is not None else math.nan
+    if mode == "mean":
+        n = key["finite_count"]
+        return (key["sum"] if key["sum"] is not None else math.nan) / n if n else math.nan
+    if mode == "first":
+        return m.decode_value(key["first"], key["first_special"])
+    return m.decode_value(key["last"], key["last_special"])
+
+
+def _special(x: float) -> tuple[float | None, int | None]:
+    if x != x:
+        return None, m.NAN
+    if x == 0 and math.copysign(1.0, x) < 0:
+        return None, m.NEG_ZERO
+    return x, None
+
+
+def _key_values(agg: dict[str, Any]) -> dict[str, Any]:
+    first, first_special = _special(agg["first"])
+    last, last_special = _special(agg["last"])
+    return {"count": agg["count"], "finite_count": agg["finite_count"], "sum": agg["sum"],
+            "min": agg["min"], "max": agg["max"], "first": first, "first_special": first_special,
+            "first_step": agg["first_step"], "last": last, "last_special": last_special,
+            "last_step": agg["last_step"], "first_ts": agg["first_ts"], "last_ts": agg["last_ts"]}
+
+
+def _merge_aggregates(key: dict[str, Any], agg: dict[str, Any]) -> dict[str, Any]:
+    new = _key_values(agg)
+    out = {"count": key["count"] + new["count"],
+           "finite_count": key["finite_count"] + new["finite_count"]}
+    out["sum"] = None if key["sum"] is None or new["sum"] is None else key["sum"] + new["sum"]
+    if out["sum"] is not None and out["sum"] != out["sum"]:
+        out["sum"] = None
+    out["min"] = _pick(key["min"], new["min"], min)
+    out["max"] = _pick(key["max"], new["max"], max)
+    if key["first_step"] is None or new["first_step"] < key["first_step"]:
+        out.update(first=new["first"], first_special=new["first_special"],
+                   first_step=new["first_step"], first_ts=new["first_ts"])
+    if key["last_step"] is None or new["last_step"] >= key["last_step"]:
+        out.update(last=new["last"], last_special=new["last_special"],
+                   last_step=new["last_step"], last_ts=new["last_ts"])
+    return out
+
+
+def _pick(a: float | None, b: float | None, fn: Any) -> float | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return fn(a, b)
+
+
+def _clean_text(line: str) -> str:
+    if "\x00" in line:
+        line = line.replace("\x00", "\ufffd")
+    return line[:MAX_CONSOLE_LINE]
+
+
+def stream_hwm(conn: Connection, run_pk: int, stream: str, lock: bool) -> int | None:
+    stmt = select(run_streams.c.hwm).where(run_streams.c.run_pk == run_pk,
+                                           run_streams.c.stream == stream)
+    if lock and conn.dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    value = conn.execute(stmt).scalar()
+    return None if value is None else int(value)
+
+
+def apply_batch(conn: Connection, project: str, run_id: str, stream: str,
+                entries: list[tuple[int, rec.Record | None]]) -> rec.IngestResult:
+    """Apply the entries of one stream with ``seq`` above the stream's high-water mark."""
+    run_pk = ensure_run(conn, project, run_id)
+    hwm = stream_hwm(conn, run_pk, stream, lock=True)
+    if hwm is None:
+        conn.execute(insert(run_streams).values(run_pk=run_pk, stream=stream, hwm=0, finished=0,
+                                                skipped_unknown=0))
+        hwm = stream_hwm(conn, run_pk, stream, lock=True) or 0
+    todo = sorted((e for e in entries if e[0] > hwm), key=lambda e: e[0])
+    if not todo:
+        return rec.IngestResult(hwm=hwm, applied=0)
+    applier = BatchApplier(conn, run_pk)
+    for seq, record in todo:
+        applier.apply(seq, record)
+    applier.finish(heartbeat=True)
+    new_hwm = todo[-1][0]
+    conn.execute(update(run_streams)
+                 .where(run_streams.c.run_pk == run_pk, run_streams.c.stream == stream)
+                 .values(hwm=new_hwm,
+                         skipped_unknown=run_streams.c.skipped_unknown + applier.skipped_unknown))
+    return rec.IngestResult(hwm=new_hwm, applied=len(todo),
+                            skipped_unknown=applier.skipped_unknown, rejected=applier.rejected)
+
+
+def heartbeat(conn: Connection, items: list[tuple[str, str]]) -> None:
+    now = _now()
+    for project, run_id in items:
+        pk = conn.execute(select(runs.c.id).join(projects, projects.c.id == runs.c.project_id)
+                          .where(projects.c.name == project, runs.c.run_id == run_id)).scalar()
+        if pk is None:
+            continue
+        conn.execute(update(runs).where(runs.c.id == pk, runs.c.state.in_(("running", "crashed")))
+                     .values(heartbeat_at=now, state="running"))
+
+
+def _unused() -> Any:
+    return defaultdict

@@ -1,0 +1,368 @@
+"""The metric store: raw points plus multi-resolution bucket summaries.
+
+Ingest appends raw points (kept for history export) and folds every batch into bucket rows at
+levels 1..LEVELS, where a level-L bucket covers ``BUCKET_BASE**L`` consecutive steps and keeps
+count, sum, min, max, last and the wall-time span. A chart query picks the coarsest level
+whose buckets are still narrower than one output bucket, so it reads at most about
+``BUCKET_BASE * buckets`` rows whatever the number of points logged, and every output bucket
+carries its min and max: a spike at one step in ten million stays visible.
+
+Value encoding: SQLite stores NaN as NULL and loses the sign of -0.0, so raw points keep
+``value`` NULL and ``special`` = 1 (NaN) or 2 (-0.0) for those; bucket stats ignore NaN.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, and_, case, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from kiseki.store.tables import metric_buckets, metric_keys, metric_points
+
+BUCKET_SHIFT = 4
+BUCKET_BASE = 1 << BUCKET_SHIFT
+LEVELS = 6  # 16 ** 6 = 16.7M steps per top bucket
+NAN, NEG_ZERO = 1, 2
+
+
+@dataclass
+class KeyBatch:
+    """Points of one key within one ingest batch, in arrival order."""
+
+    steps: list[int]
+    ts: list[float]
+    values: list[float]
+
+
+def _none_if_nan(x: float) -> float | None:
+    return None if x != x else x
+
+
+def encode_values(values: np.ndarray) -> tuple[list[float | None], list[int | None]]:
+    """Split values into the nullable REAL column and the ``special`` marker column."""
+    nan = np.isnan(values)
+    negzero = (values == 0) & np.signbit(values)
+    if not nan.any() and not negzero.any():
+        return values.tolist(), [None] * len(values)
+    special = np.where(nan, NAN, np.where(negzero, NEG_ZERO, 0))
+    plain: list[float | None] = values.tolist()
+    marks: list[int | None] = [None] * len(values)
+    for i in np.flatnonzero(special).tolist():
+        plain[i] = None
+        marks[i] = int(special[i])
+    return plain, marks
+
+
+def decode_value(value: float | None, special: int | None) -> float:
+    if special == NAN or (value is None and special is None):
+        return math.nan
+    if special == NEG_ZERO:
+        return -0.0
+    return float(value)  # type: ignore[arg-type]
+
+
+def insert_points(conn: Connection, key_id: int, batch: KeyBatch) -> None:
+    """Append raw points with one executemany (or COPY on PostgreSQL)."""
+    values = np.asarray(batch.values, dtype=np.float64)
+    plain, marks = encode_values(values)
+    rows = list(zip([key_id] * len(plain), batch.steps, batch.ts, plain, marks))
+    if conn.dialect.name == "postgresql":
+        raw = conn.connection.dbapi_connection
+        with raw.cursor() as cur:  # type: ignore[union-attr]
+            with cur.copy("COPY metric_points (key_id, step, ts, value, special) FROM STDIN") as cp:
+                for row in rows:
+                    cp.write_row(row)
+        return
+    conn.exec_driver_sql(
+        "INSERT INTO metric_points (key_id, step, ts, value, special) VALUES (?, ?, ?, ?, ?)",
+        rows)
+
+
+def bucket_rows(key_id: int, batch: KeyBatch) -> list[dict[str, Any]]:
+    """Aggregate a batch into bucket rows for every level (vectorised)."""
+    steps = np.asarray(batch.steps, dtype=np.int64)
+    values = np.asarray(batch.values, dtype=np.float64)
+    ts = np.asarray(batch.ts, dtype=np.float64)
+    arrival = np.arange(len(steps))
+    valid = ~np.isnan(values)
+    zeroed = np.where(valid, values, 0.0)
+    rows: list[dict[str, Any]] = []
+    for level in range(1, LEVELS + 1):
+        buckets = steps >> (BUCKET_SHIFT * level)
+        order = np.lexsort((arrival, steps, buckets))
+        b = buckets[order]
+        starts = np.flatnonzero(np.r_[True, b[1:] != b[:-1]])
+        ends = np.r_[starts[1:], len(b)] - 1
+        v = values[order]
+        with np.errstate(invalid="ignore"):
+            sums = np.add.reduceat(zeroed[order], starts)
+        counts = np.diff(np.r_[starts, len(b)])
+        finite = np.add.reduceat(valid[order].astype(np.int64), starts)
+        mins = np.fmin.reduceat(v, starts)
+        maxs = np.fmax.reduceat(v, starts)
+        tsv = ts[order]
+        ts_min = np.minimum.reduceat(tsv, starts)
+        ts_max = np.maximum.reduceat(tsv, starts)
+        lasts = v[ends]
+        last_steps = steps[order][ends]
+        for i in range(len(starts)):
+            rows.append({
+                "key_id": key_id, "level": level, "bucket": int(b[starts[i]]),
+                "count": int(counts[i]), "finite_count": int(finite[i]),
+                "sum": _none_if_nan(float(sums[i])), "min": _none_if_nan(float(mins[i])),
+                "max": _none_if_nan(float(maxs[i])), "last": _none_if_nan(float(lasts[i])),
+                "last_step": int(last_steps[i]), "ts_min": float(ts_min[i]),
+                "ts_max": float(ts_max[i]),
+            })
+    return rows
+
+
+def _least(a: Any, b: Any) -> Any:
+    return case((a.is_(None), b), (b.is_(None), a), (b < a, b), else_=a)
+
+
+def _greatest(a: Any, b: Any) -> Any:
+    return case((a.is_(None), b), (b.is_(None), a), (b > a, b), else_=a)
+
+
+def upsert_buckets(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Merge bucket rows into stored ones (count/sum add, min/max widen, last by step)."""
+    if not rows:
+        return
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(metric_buckets)
+    ex = stmt.excluded
+    t = metric_buckets.c
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[t.key_id, t.level, t.bucket],
+        set_={
+            "count": t.count + ex.count,
+            "finite_count": t.finite_count + ex.finite_count,
+            "sum": t.sum + ex.sum,
+            "min": _least(t.min, ex.min),
+            "max": _greatest(t.max, ex.max),
+            "last": case((ex.last_step >= t.last_step, ex.last), else_=t.last),
+            "last_step": _greatest(t.last_step, ex.last_step),
+            "ts_min": _least(t.ts_min, ex.ts_min),
+            "ts_max": _greatest(t.ts_max, ex.ts_max),
+        },
+    )
+    conn.execute(stmt, rows)
+
+
+def batch_aggregates(batch: KeyBatch) -> dict[str, Any]:
+    """Aggregates of one batch, merged into ``metric_keys`` for the computed summary."""
+    values = np.asarray(batch.values, dtype=np.float64)
+    steps = np.asarray(batch.steps, dtype=np.int64)
+    valid = ~np.isnan(values)
+    order = np.lexsort((np.arange(len(steps)), steps))
+    first_i, last_i = int(order[0]), int(order[-1])
+    with np.errstate(invalid="ignore"):
+        total = float(values[valid].sum()) if valid.any() else 0.0
+    return {
+        "count": len(values), "finite_count": int(valid.sum()), "sum": total,
+        "min": float(np.nanmin(values)) if valid.any() else None,
+        "max": float(np.nanmax(values)) if valid.any() else None,
+        "first": float(values[first_i]), "first_step": int(steps[first_i]),
+        "last": float(values[last_i]), "last_step": int(steps[last_i]),
+        "first_ts": float(batch.ts[first_i]), "last_ts": float(batch.ts[last_i]),
+    }
+
+
+# ----------------------------------------------------------------------------------------------
+# queries
+# ----------------------------------------------------------------------------------------------
+
+COLUMNS = ("x", "min", "max", "mean", "last", "count")
+
+
+def empty_series() -> dict[str, list[Any]]:
+    return {c: [] for c in COLUMNS}
+
+
+def series_by_step(conn: Connection, key: dict[str, Any], buckets: int,
+                   x_min: float | None, x_max: float | None) -> dict[str, list[Any]]:
+    """Downsample one key over a step range to at most ``buckets`` buckets."""
+    if key["count"] == 0 or key["first_step"] is None:
+        return empty_series()
+    lo = int(math.ceil(x_min)) if x_min is not None else int(key["first_step"])
+    hi = int(math.floor(x_max)) if x_max is not None else int(key["last_step"])
+    lo, hi = max(lo, 0), max(hi, 0)
+    if hi < lo:
+        return empty_series()
+    span = hi - lo + 1
+    width = span / buckets
+    level = 0
+    while level < LEVELS and BUCKET_BASE ** (level + 1) <= width:
+        level += 1
+    if level == 0:
+        return _raw_series(conn, key["id"], lo, hi, buckets)
+    return _bucket_series(conn, key["id"], level, lo, hi, buckets)
+
+
+def _raw_series(conn: Connection, key_id: int, lo: int, hi: int,
+                buckets: int) -> dict[str, list[Any]]:
+    t = metric_points.c
+    rows = conn.execute(
+        select(t.step, t.value, t.special)
+        .where(t.key_id == key_id, t.step >= lo, t.step <= hi)
+        .order_by(t.step, t.id)
+    ).all()
+    if not rows:
+        return empty_series()
+    steps = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    values = np.fromiter((decode_value(r[1], r[2]) for r in rows), dtype=np.float64,
+                         count=len(rows))
+    if len(rows) <= buckets:
+        out = empty_series()
+        vals = values.tolist()
+        out.update(x=steps.tolist(), min=vals, max=vals, mean=vals, last=vals,
+                   count=[1] * len(rows))
+        return out
+    idx = ((steps - lo) * buckets // (hi - lo + 1)).astype(np.int64)
+    return _group(idx, steps.astype(np.float64), values, values, values, values,
+                  np.ones(len(values), dtype=np.int64), np.where(np.isnan(values), 0, 1))
+
+
+def _bucket_series(conn: Connection, key_id: int, level: int, lo: int, hi: int,
+                   buckets: int) -> dict[str, list[Any]]:
+    t = metric_buckets.c
+    shift = BUCKET_SHIFT * level
+    rows = conn.execute(
+        select(t.bucket, t.count, t.finite_count, t.sum, t.min, t.max, t.last)
+        .where(t.key_id == key_id, t.level == level, t.bucket >= lo >> shift,
+               t.bucket <= hi >> shift)
+        .order_by(t.bucket)
+    ).all()
+    if not rows:
+        return empty_series()
+    arr = np.array([[r[0], r[1], r[2], _f(r[3]), _f(r[4]), _f(r[5]), _f(r[6])] for r in rows],
+                   dtype=np.float64)
+    start = np.maximum(arr[:, 0] * (1 << shift), lo)
+    idx = ((start - lo) * buckets // (hi - lo + 1)).astype(np.int64)
+    return _group(idx, start, arr[:, 4], arr[:, 5], arr[:, 3], arr[:, 6],
+                  arr[:, 1].astype(np.int64), arr[:, 2].astype(np.int64))
+
+
+def _f(x: float | None) -> float:
+    return math.nan if x is None else float(x)
+
+
+def _group(idx: np.ndarray, x: np.ndarray, mins: np.ndarray, maxs: np.ndarray,
+           sums: np.ndarray, lasts: np.ndarray, counts: np.ndarray,
+           finite: np.ndarray) -> dict[str, list[Any]]:
+    """Merge sorted partial buckets that fall in the same output bucket."""
+    starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
+    ends = np.r_[starts[1:], len(idx)] - 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        total = np.add.reduceat(np.where(np.isnan(sums), 0.0, sums), starts)
+        nfinite = np.add.reduceat(finite, starts)
+        mean = np.where(nfinite > 0, total / np.maximum(nfinite, 1), np.nan)
+    return {
+        "x": _num_list(x[starts]),
+        "min": np.fmin.reduceat(mins, starts).tolist(),
+        "max": np.fmax.reduceat(maxs, starts).tolist(),
+        "mean": mean.tolist(),
+        "last": lasts[ends].tolist(),
+        "count": np.add.reduceat(counts, starts).tolist(),
+    }
+
+
+def _num_list(x: np.ndarray) -> list[Any]:
+    if np.all(np.mod(x, 1) == 0):
+        return x.astype(np.int64).tolist()
+    return x.tolist()
+
+
+def series_by_time(conn: Connection, key: dict[str, Any], buckets: int,
+                   x_min: float | None, x_max: float | None,
+                   offset: float = 0.0) -> dict[str, list[Any]]:
+    """Downsample by wall time (``offset`` = run start gives relative time)."""
+    if key["count"] == 0:
+        return empty_series()
+    t0 = (x_min + offset) if x_min is not None else key["first_ts"]
+    t1 = (x_max + offset) if x_max is not None else key["last_ts"]
+    if t1 < t0:
+        return empty_series()
+    # choose a level from the share of points inside the time window
+    total_span = max(key["last_ts"] - key["first_ts"], 1e-9)
+    steps_span = max(key["last_step"] - key["first_step"] + 1, 1)
+    est_steps = steps_span * min(1.0, (t1 - t0) / total_span)
+    width = est_steps / buckets
+    level = 0
+    while level < LEVELS and BUCKET_BASE ** (level + 1) <= width:
+        level += 1
+    if level == 0:
+        t = metric_points.c
+        rows = conn.execute(
+            select(t.ts, t.value, t.special).where(t.key_id == key["id"], t.ts >= t0, t.ts <= t1)
+            .order_by(t.ts, t.id)).all()
+        if not rows:
+            return empty_series()
+        xs = np.array([r[0] for r in rows], dtype=np.float64)
+        vals = np.array([decode_value(r[1], r[2]) for r in rows], dtype=np.float64)
+        ones = np.ones(len(vals), dtype=np.int64)
+        data = (vals, vals, vals, vals, ones, np.where(np.isnan(vals), 0, 1))
+    else:
+        t = metric_buckets.c
+        rows = conn.execute(
+            select(t.ts_min, t.ts_max, t.count, t.finite_count, t.sum, t.min, t.max, t.last)
+            .where(t.key_id == key["id"], t.level == level, t.ts_max >= t0, t.ts_min <= t1)
+            .order_by(t.bucket)).all()
+        if not rows:
+            return empty_series()
+        arr = np.array([[r[0], r[1], r[2], r[3], _f(r[4]), _f(r[5]), _f(r[6]), _f(r[7])]
+                        for r in rows], dtype=np.float64)
+        xs = np.maximum(arr[:, 0], t0)
+        data = (arr[:, 5], arr[:, 6], arr[:, 4], arr[:, 7], arr[:, 2].astype(np.int64),
+                arr[:, 3].astype(np.int64))
+    idx = np.minimum(((xs - t0) / max(t1 - t0, 1e-9) * buckets).astype(np.int64), buckets - 1)
+    order = np.argsort(idx, kind="stable")
+    out = _group(idx[order], xs[order] - offset, *(d[order] for d in data))
+    return out
+
+
+def series_by_metric(conn: Connection, key: dict[str, Any], x_key: dict[str, Any],
+                     buckets: int, x_min: float | None,
+                     x_max: float | None) -> dict[str, list[Any]]:
+    """Plot ``key`` against another metric logged at the same steps (reads raw points)."""
+    p, q = metric_points.alias("p"), metric_points.alias("q")
+    cond = [p.c.key_id == key["id"]]
+    stmt = (select(q.c.value, q.c.special, p.c.value, p.c.special)
+            .join(q, and_(q.c.key_id == x_key["id"], q.c.step == p.c.step))
+            .where(*cond).order_by(p.c.step))
+    rows = conn.execute(stmt).all()
+    xs = np.array([decode_value(r[0], r[1]) for r in rows], dtype=np.float64)
+    vals = np.array([decode_value(r[2], r[3]) for r in rows], dtype=np.float64)
+    keep = ~np.isnan(xs)
+    if x_min is not None:
+        keep &= xs >= x_min
+    if x_max is not None:
+        keep &= xs <= x_max
+    xs, vals = xs[keep], vals[keep]
+    if len(xs) == 0:
+        return empty_series()
+    lo, hi = float(xs.min()), float(xs.max())
+    idx = np.minimum(((xs - lo) / max(hi - lo, 1e-12) * buckets).astype(np.int64), buckets - 1)
+    order = np.argsort(idx, kind="stable")
+    ones = np.ones(len(vals), dtype=np.int64)
+    return _group(idx[order], xs[order], vals[order], vals[order], vals[order], vals[order],
+                  ones, np.where(np.isnan(vals[order]), 0, 1))
+
+
+def key_rows(conn: Connection, run_pk: int, kind: str | None = None) -> list[dict[str, Any]]:
+    t = metric_keys.c
+    stmt = select(metric_keys).where(t.run_pk == run_pk).order_by(t.key)
+    if kind:
+        stmt = stmt.where(t.kind == kind)
+    return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+def step_count(conn: Connection, key_ids: list[int]) -> int:
+    t = metric_points.c
+    return conn.execute(select(func.count(func.distinct(t.step))).where(
+        t.key_id.in_(key_ids))).scalar_one()

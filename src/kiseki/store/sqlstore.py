@@ -1,0 +1,158 @@
+"""SQLStore: the one object callers use to reach the database."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from kiseki.core import records as rec
+from kiseki.core.errors import StorageError, StorageUnavailableError
+from kiseki.store import ingest, queries
+from kiseki.store.engine import make_engine, migrate
+
+T = TypeVar("T")
+
+
+class SQLStore:
+    """Metadata and metrics in SQLite or PostgreSQL.
+
+    Lifecycle: ``SQLStore.open(url)`` migrates the schema and returns a store; every method
+    runs in its own transaction; ``close()`` disposes of the connection pool. Safe to share
+    between threads.
+    """
+
+    def __init__(self, engine: Engine, blob_dir: str | None = None,
+                 heartbeat_timeout: float = 300.0, grace_until: float = 0.0) -> None:
+        self.engine = engine
+        self.blob_dir = blob_dir
+        self.heartbeat_timeout = heartbeat_timeout
+        self.grace_until = grace_until
+
+    @classmethod
+    def open(cls, url: str, blob_dir: str | None = None, heartbeat_timeout: float = 300.0,
+             grace_until: float = 0.0) -> SQLStore:
+        engine = make_engine(url)
+        try:
+            migrate(engine)
+        except OperationalError as exc:
+            engine.dispose()
+            raise StorageUnavailableError(f"cannot open store {engine.url!r}: {exc.orig}") from exc
+        return cls(engine, blob_dir, heartbeat_timeout, grace_until)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except OperationalError as exc:
+            raise StorageUnavailableError(f"database unavailable: {exc.orig}") from exc
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise StorageUnavailableError(f"database connection lost: {exc.orig}") from exc
+            raise StorageError(f"database error: {exc.orig}") from exc
+
+    def _read(self, fn: Callable[[Connection], T]) -> T:
+        with self._tx() as conn:
+            queries.mark_crashed(conn, self.heartbeat_timeout, self.grace_until)
+            return fn(conn)
+
+    # -- writes ---------------------------------------------------------------------------------
+    def ingest(self, project: str, run_id: str, stream: str,
+               entries: list[tuple[int, rec.Record | None]]) -> rec.IngestResult:
+        """Apply a batch of one stream idempotently (see :mod:`kiseki.store.ingest`)."""
+        with self._tx() as conn:
+            return ingest.apply_batch(conn, project, run_id, stream, entries)
+
+    def heartbeat(self, items: list[tuple[str, str]]) -> None:
+        with self._tx() as conn:
+            ingest.heartbeat(conn, items)
+
+    def update_run(self, project: str, run_id: str, **values: Any) -> dict[str, Any]:
+        from sqlalchemy import update
+
+        from kiseki.store.tables import runs
+
+        allowed = {"name", "notes", "tags"}
+        clean = {k: v for k, v in values.items() if k in allowed and v is not None}
+        with self._tx() as conn:
+            pk = queries.run_pk(conn, project, run_id)
+            if clean:
+                conn.execute(update(runs).where(runs.c.id == pk)
+                             .values(**clean, updated_at=time.time()))
+            return queries.get_run(conn, project, run_id)
+
+    # -- reads ----------------------------------------------------------------------------------
+    def list_projects(self) -> list[dict[str, Any]]:
+        return self._read(queries.list_projects)
+
+    def get_run(self, project: str, run_id: str) -> dict[str, Any]:
+        return self._read(lambda c: queries.get_run(c, project, run_id))
+
+    def list_runs(self, project: str, filter_expr: Any = None, order: str | None = None,
+                  offset: int = 0, limit: int = 50) -> dict[str, Any]:
+        return self._read(lambda c: queries.list_runs(c, project, filter_expr, order, offset,
+                                                      limit))
+
+    def series(self, project: str, run_id: str, key: str, **kw: Any) -> dict[str, Any]:
+        return self._read(lambda c: queries.series(c, project, run_id, key, **kw))
+
+    def history_page(self, project: str, run_id: str, keys: list[str] | None = None,
+                     min_step: int | None = None, max_step: int | None = None,
+                     page_size: int = 1000, system: bool = False) -> dict[str, Any]:
+        return self._read(lambda c: queries.history_page(c, project, run_id, keys, min_step,
+                                                         max_step, page_size, system))
+
+    def console_page(self, project: str, run_id: str, offset: int = 0, limit: int = 1000,
+                     search: str | None = None) -> dict[str, Any]:
+        return self._read(lambda c: queries.console_page(c, project, run_id, offset, limit,
+                                                         search))
+
+    def updates_since(self, project: str, since: float) -> list[dict[str, Any]]:
+        return self._read(lambda c: queries.updates_since(c, project, since))
+
+    # -- API keys -------------------------------------------------------------------------------
+    def create_api_key(self, name: str) -> str:
+        """Create a key and return it; only its hash is stored."""
+        from kiseki.store import apikeys
+
+        with self._tx() as conn:
+            key = apikeys.create(conn, name)
+        self._key_cache = None
+        return key
+
+    def revoke_api_key(self, prefix: str) -> None:
+        from kiseki.store import apikeys
+
+        with self._tx() as conn:
+            apikeys.revoke(conn, prefix)
+        self._key_cache = None
+
+    def list_api_keys(self) -> list[dict[str, Any]]:
+        from kiseki.store import apikeys
+
+        with self._tx() as conn:
+            return apikeys.listing(conn)
+
+    def valid_key_hashes(self, max_age: float = 2.0) -> set[str]:
+        """Hashes of active keys, cached for ``max_age`` seconds (revocation takes effect then)."""
+        from kiseki.store import apikeys
+
+        cache = getattr(self, "_key_cache", None)
+        if cache is not None and time.monotonic() - cache[0] < max_age:
+            return cache[1]
+        with self._tx() as conn:
+            hashes = apikeys.active_hashes(conn)
+        self._key_cache = (time.monotonic(), hashes)
+        return hashes

@@ -1,0 +1,152 @@
+"""The SQL schema (SQLAlchemy Core). Alembic migrations in ``migrations/`` create it.
+
+Times are float seconds since the Unix epoch (UTC): portable, sortable and exact enough.
+JSON documents (config, summary, metadata) carry non-finite floats as ``{"$float": ...}``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON, BigInteger, Column, Float, ForeignKey, Index, Integer, MetaData, SmallInteger, String,
+    Table, Text, UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData()
+
+# JSONB on PostgreSQL so filters on config/summary can use its operators and indexes.
+Json = JSON().with_variant(JSONB(), "postgresql")
+# INTEGER PRIMARY KEY is SQLite's rowid (cheap); BIGINT identity on PostgreSQL.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+projects = Table(
+    "projects", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+runs = Table(
+    "runs", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("project_id", BigInteger, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("run_id", String(64), nullable=False),
+    Column("name", String(256), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("config", Json, nullable=False),
+    Column("summary", Json, nullable=False),  # computed from history, user values merged on top
+    Column("summary_user", Json, nullable=False),  # what the user wrote into run.summary
+    Column("tags", Json, nullable=False),
+    Column("run_group", String(256)),
+    Column("job_type", String(256)),
+    Column("notes", Text),
+    Column("env", Json, nullable=False),  # captured environment ("metadata" in the read API)
+    Column("metric_defs", Json, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("heartbeat_at", Float, nullable=False),
+    Column("finished_at", Float),
+    Column("exit_code", Integer),
+    Column("error", Text),
+    Column("last_step", BigInteger),
+    Column("sdk_version", String(32)),
+    UniqueConstraint("project_id", "run_id", name="uq_runs_project_run"),
+)
+Index("ix_runs_project_created", runs.c.project_id, runs.c.created_at)
+Index("ix_runs_state_heartbeat", runs.c.state, runs.c.heartbeat_at)
+
+# One row per writer stream of a run: the high-water mark makes ingest idempotent.
+run_streams = Table(
+    "run_streams", metadata,
+    Column("run_pk", BigInteger, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("stream", String(64), primary_key=True),
+    Column("hwm", BigInteger, nullable=False),
+    Column("finished", SmallInteger, nullable=False, default=0),
+    Column("skipped_unknown", BigInteger, nullable=False, default=0),
+)
+
+# One row per metric key of a run, with running aggregates for the computed summary.
+metric_keys = Table(
+    "metric_keys", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("run_pk", BigInteger, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(256), nullable=False),
+    Column("kind", String(8), nullable=False),  # "history" | "system"
+    Column("count", BigInteger, nullable=False),
+    Column("finite_count", BigInteger, nullable=False),
+    Column("sum", Float),  # NULL when +inf and -inf cancel (NaN)
+    Column("min", Float),
+    Column("max", Float),
+    Column("first", Float),
+    Column("first_special", SmallInteger),
+    Column("first_step", BigInteger),
+    Column("last", Float),
+    Column("last_special", SmallInteger),
+    Column("last_step", BigInteger),
+    Column("first_ts", Float),
+    Column("last_ts", Float),
+    UniqueConstraint("run_pk", "key", name="uq_metric_keys_run_key"),
+)
+
+# Raw points, kept for export and history. ``special`` encodes what SQLite cannot keep in a
+# REAL: 1 = NaN, 2 = -0.0 (value is NULL then). NULL means "value is the plain float".
+metric_points = Table(
+    "metric_points", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("key_id", BigInteger, nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("ts", Float, nullable=False),
+    Column("value", Float),
+    Column("special", SmallInteger),
+)
+Index("ix_metric_points_key_step", metric_points.c.key_id, metric_points.c.step)
+
+# Multi-resolution summaries maintained at ingest: level L groups steps in buckets of
+# BUCKET_BASE**L; a chart query reads O(buckets on screen) rows from one level.
+metric_buckets = Table(
+    "metric_buckets", metadata,
+    Column("key_id", BigInteger, primary_key=True),
+    Column("level", SmallInteger, primary_key=True),
+    Column("bucket", BigInteger, primary_key=True),
+    Column("count", BigInteger, nullable=False),
+    Column("finite_count", BigInteger, nullable=False),
+    Column("sum", Float),  # NULL when +inf and -inf cancel (NaN)
+    Column("min", Float),
+    Column("max", Float),
+    Column("last", Float),
+    Column("last_step", BigInteger, nullable=False),
+    Column("ts_min", Float, nullable=False),
+    Column("ts_max", Float, nullable=False),
+)
+
+console_lines = Table(
+    "console_lines", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("run_pk", BigInteger, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("line_no", BigInteger, nullable=False),
+    Column("stream", String(8), nullable=False),
+    Column("ts", Float, nullable=False),
+    Column("text", Text, nullable=False),
+)
+Index("ix_console_run_line", console_lines.c.run_pk, console_lines.c.line_no)
+
+alerts = Table(
+    "alerts", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("run_pk", BigInteger, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("title", String(256), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("level", String(16), nullable=False),
+    Column("ts", Float, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False),
+    Column("prefix", String(16), nullable=False),
+    Column("key_hash", String(128), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+    Column("revoked_at", Float),
+)
