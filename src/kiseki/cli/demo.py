@@ -33,11 +33,12 @@ def demo_cmd(port: int, data_dir: str | None, serve: bool, n_runs: int) -> None:
     os.makedirs(run_dir, exist_ok=True)
     with console.status("training the demo models...") as status:
         ids = populate(settings=opts, runs=n_runs, dir=run_dir,
-                       on_progress=lambda msg: status.update(msg))
+                       on_progress=lambda done, total, msg: status.update(
+                           f"[{done}/{total}] {msg}"), echo=False)
     console.print(f"logged {len(ids)} runs to project shapes-segmentation in {settings.root_dir}")
     if not serve:
         return
-    live = start_live_run(settings=opts, dir=run_dir)
+    live = start_live_run(settings=opts, dir=run_dir, echo=False)
     url = f"http://127.0.0.1:{port}/"
     click.echo(f"kiseki demo is ready: {url}  (API: {url}api/v1/docs; Ctrl-C to stop)")
     from kiseki.cli.server import serve as serve_store

@@ -32,7 +32,17 @@ OPTIMIZERS = ("adam", "sgd")
 
 
 class TrainingDivergedError(RuntimeError):
-    """Raised when the training loss becomes non-finite or explodes (learning rate too high)."""
+    """Raised when the training loss becomes non-finite or explodes (learning rate too high).
+
+    Attributes:
+        step: the step whose loss exploded.
+        loss: that loss (``inf`` or ``nan`` possible), so a caller can still log the spike.
+    """
+
+    def __init__(self, message: str, step: int, loss: float) -> None:
+        super().__init__(message)
+        self.step = step
+        self.loss = loss
 
 
 @dataclasses.dataclass(frozen=True)
@@ -276,7 +286,8 @@ class Trainer:
             raise TrainingDivergedError(
                 f"training diverged at step {self.steps_done}: train/loss={loss:.4g} "
                 f"(limit {DIVERGENCE_LOSS:.3g}) with learning rate {lr:.4g}; "
-                f"lr={self.hp.lr:g} is far too high for {self.hp.optimizer}, try 10-100x lower")
+                f"lr={self.hp.lr:g} is far too high for {self.hp.optimizer}, try 10-100x lower",
+                step=self.steps_done, loss=loss)
         return loss, acc
 
     def evaluate(self) -> EvalResult:

@@ -19,8 +19,8 @@ CLASSES: tuple[str, ...] = ("background", "circle", "square", "triangle")
 
 # Home hues (fraction of the colour wheel): warm circles, green squares, blue triangles.
 _HOME_HUE = {1: 0.02, 2: 0.33, 3: 0.62}
-_HOME_HUE_PROB = 0.75
-_NOISE_SIGMA = 0.06
+_HOME_HUE_PROB = 0.65
+_NOISE_SIGMA = 0.10
 
 
 def make_dataset(n: int, size: int = 32, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -70,7 +70,8 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     direction /= np.linalg.norm(direction) + 1e-9
     yy, xx = np.mgrid[0:size, 0:size] / (size - 1) - 0.5
     ramp = (direction[0] * yy + direction[1] * xx) * rng.uniform(0.0, 0.2)
-    return (base[None, None, :] + ramp[..., None]).astype(np.float32)
+    background: np.ndarray = (base[None, None, :] + ramp[..., None]).astype(np.float32)
+    return background
 
 
 def _shape_colour(rng: np.random.Generator, cls: int) -> np.ndarray:
@@ -100,7 +101,8 @@ def _shape_mask(rng: np.random.Generator, cls: int, size: int) -> np.ndarray:
         return inside
     if cls == 2:
         half = radius * 0.85  # same area scale as the circle
-        return (np.abs(yy - cy) <= half) & (np.abs(xx - cx) <= half)
+        square: np.ndarray = (np.abs(yy - cy) <= half) & (np.abs(xx - cx) <= half)
+        return square
     return _triangle_mask(yy, xx, cy, cx, radius * 1.2, rng.uniform(0, 2 * np.pi))
 
 

@@ -21,7 +21,7 @@ from kiseki.core.errors import ValidationError
 from kiseki.core.values import from_json_safe, to_json_safe
 from kiseki.store import metrics as m
 from kiseki.store.tables import (
-    alerts, console_lines, metric_buckets, metric_keys, metric_points, projects, run_streams, runs,
+    alerts, console_lines, metric_buckets, metric_keys, projects, run_streams, runs,
 )
 
 MAX_CONSOLE_LINE = 100_000
@@ -80,6 +80,7 @@ class BatchApplier:
         self.keys: dict[str, dict[str, Any]] | None = None
         self.skipped_unknown = 0
         self.rejected: list[str] = []
+        self.names: dict[str, str] = {}  # raw key -> validated key, for this batch
 
     def apply(self, seq: int, record: rec.Record | None) -> None:
         if record is None:
@@ -115,8 +116,19 @@ class BatchApplier:
 
     def _on_Metrics(self, r: rec.Metrics) -> None:
         self._check_step(r.step)
+        names = self.names
+        points = self.points
+        step, ts = r.step, r.ts
         for key, value in r.values.items():
-            self._add_point(key, "history", r.step, r.ts, value)
+            name = names.get(key)
+            if name is None:
+                name = names[key] = validate_key(key)
+            batch = points.get((name, "history"))
+            if batch is None:
+                batch = points[(name, "history")] = m.KeyBatch([], [], [])
+            batch.steps.append(step)
+            batch.ts.append(ts)
+            batch.values.append(value)
 
     def _on_SystemMetrics(self, r: rec.SystemMetrics) -> None:
         for key, value in r.values.items():
@@ -173,8 +185,7 @@ class BatchApplier:
         if not 0 <= step < 2**63:
             raise ValidationError(f"step must be an int between 0 and 2**63-1, got {step}")
 
-    def _add_point(self, key: str, kind: str, step: int, ts: float, value: float) -> None:
-        name = validate_key(key) if kind == "history" else key
+    def _add_point(self, name: str, kind: str, step: int, ts: float, value: float) -> None:
         batch = self.points.get((name, kind))
         if batch is None:
             batch = self.points[(name, kind)] = m.KeyBatch([], [], [])
@@ -201,48 +212,50 @@ class BatchApplier:
             key = keys.get(name)
             if key is None:
                 key = self._create_key(name, kind, agg)
+                changes: dict[str, Any] = {}
             else:
-                self._merge_key(key, agg)
-            m.insert_points(self.conn, key["id"], batch)
+                changes = _merge_aggregates(key, agg)
+                key.update(changes)
+            small = key.get("small_blocks") or 0
+            m.insert_points(self.conn, key, batch)
+            if key["small_blocks"] != small:
+                changes["small_blocks"] = key["small_blocks"]
+            if changes:
+                self.conn.execute(update(metric_keys).where(metric_keys.c.id == key["id"])
+                                  .values(**changes))
             buckets.extend(m.bucket_rows(key["id"], batch))
         m.upsert_buckets(self.conn, buckets)
         self.points = {}
         self.run.dirty_summary = True
 
     def _create_key(self, name: str, kind: str, agg: dict[str, Any]) -> dict[str, Any]:
-        row = {"run_pk": self.run_pk, "key": name, "kind": kind, **_key_values(agg)}
+        row = {"run_pk": self.run_pk, "key": name, "kind": kind, "small_blocks": 0,
+               **_key_values(agg)}
         row["id"] = int(self.conn.execute(insert(metric_keys).values(**row)
                                           .returning(metric_keys.c.id)).scalar_one())
         assert self.keys is not None
         self.keys[name] = row
         return row
 
-    def _merge_key(self, key: dict[str, Any], agg: dict[str, Any]) -> None:
-        merged = _merge_aggregates(key, agg)
-        key.update(merged)
-        self.conn.execute(update(metric_keys).where(metric_keys.c.id == key["id"])
-                          .values(**merged))
-
     def rewind(self, step: int) -> None:
         """Delete history at ``step`` and after, then rebuild the affected summaries."""
-        keys = [k for k in self._load_keys().values() if k["kind"] == "history"]
-        for key in keys:
-            self.conn.execute(delete(metric_points).where(metric_points.c.key_id == key["id"],
-                                                          metric_points.c.step >= step))
+        keys = self._load_keys()
+        for key in [k for k in keys.values() if k["kind"] == "history"]:
+            m.delete_from_step(self.conn, key["id"], step)
             self.conn.execute(delete(metric_buckets).where(metric_buckets.c.key_id == key["id"]))
-            self.conn.execute(delete(metric_keys).where(metric_keys.c.id == key["id"]))
-            self.keys.pop(key["key"], None)  # type: ignore[union-attr]
-            rows = self.conn.execute(
-                select(metric_points.c.step, metric_points.c.ts, metric_points.c.value,
-                       metric_points.c.special)
-                .where(metric_points.c.key_id == key["id"]).order_by(metric_points.c.id)).all()
-            self.conn.execute(delete(metric_points).where(metric_points.c.key_id == key["id"]))
-            if rows:
-                batch = m.KeyBatch([r[0] for r in rows], [r[1] for r in rows],
-                                   [m.decode_value(r[2], r[3]) for r in rows])
-                self.points[(key["key"], "history")] = batch
-        self.flush_points()
+            steps, ts, values = m.load_points(self.conn, key["id"])
+            if len(steps) == 0:
+                self.conn.execute(delete(metric_keys).where(metric_keys.c.id == key["id"]))
+                del keys[key["key"]]
+                continue
+            batch = m.KeyBatch(steps, ts, values)  # type: ignore[arg-type]
+            fresh = _key_values(m.batch_aggregates(batch))
+            key.update(fresh)
+            self.conn.execute(update(metric_keys).where(metric_keys.c.id == key["id"])
+                              .values(**fresh))
+            m.upsert_buckets(self.conn, m.bucket_rows(key["id"], batch))
         self.run.set(last_step=step - 1 if step > 0 else None)
+        self.run.dirty_summary = True
 
     # -- finishing the batch ------------------------------------------------------------------
     def finish(self, heartbeat: bool) -> None:

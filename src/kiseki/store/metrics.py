@@ -1,14 +1,15 @@
 """The metric store: raw points plus multi-resolution bucket summaries.
 
-Ingest appends raw points (kept for history export) and folds every batch into bucket rows at
-levels 1..LEVELS, where a level-L bucket covers ``BUCKET_BASE**L`` consecutive steps and keeps
+Ingest appends raw points in blocks (kept for history export) and folds every batch into bucket
+rows at levels FIRST_LEVEL..LEVELS, where a level-L bucket covers ``BUCKET_BASE**L`` consecutive steps and keeps
 count, sum, min, max, last and the wall-time span. A chart query picks the coarsest level
 whose buckets are still narrower than one output bucket, so it reads at most about
 ``BUCKET_BASE * buckets`` rows whatever the number of points logged, and every output bucket
 carries its min and max: a spike at one step in ten million stays visible.
 
-Value encoding: SQLite stores NaN as NULL and loses the sign of -0.0, so raw points keep
-``value`` NULL and ``special`` = 1 (NaN) or 2 (-0.0) for those; bucket stats ignore NaN.
+Raw blocks hold float64 arrays, so NaN and -0.0 survive exactly. In SQL columns (summaries,
+key aggregates) SQLite keeps NaN as NULL and loses the sign of -0.0: ``special`` = 1 (NaN) or
+2 (-0.0) marks those. Bucket stats ignore NaN.
 """
 
 from __future__ import annotations
@@ -18,15 +19,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, and_, case, func, select
+from sqlalchemy import Connection, case, delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from kiseki.store.tables import metric_buckets, metric_keys, metric_points
+from kiseki.store.tables import metric_blocks, metric_buckets, metric_keys
 
 BUCKET_SHIFT = 4
 BUCKET_BASE = 1 << BUCKET_SHIFT
 LEVELS = 6  # 16 ** 6 = 16.7M steps per top bucket
+FIRST_LEVEL = 2  # views finer than 256 steps per bucket read raw blocks (<= 256 x buckets points)
 NAN, NEG_ZERO = 1, 2
+SMALL_BLOCK = 256
+COMPACT_AFTER = 32
 
 
 @dataclass
@@ -42,21 +46,6 @@ def _none_if_nan(x: float) -> float | None:
     return None if x != x else x
 
 
-def encode_values(values: np.ndarray) -> tuple[list[float | None], list[int | None]]:
-    """Split values into the nullable REAL column and the ``special`` marker column."""
-    nan = np.isnan(values)
-    negzero = (values == 0) & np.signbit(values)
-    if not nan.any() and not negzero.any():
-        return values.tolist(), [None] * len(values)
-    special = np.where(nan, NAN, np.where(negzero, NEG_ZERO, 0))
-    plain: list[float | None] = values.tolist()
-    marks: list[int | None] = [None] * len(values)
-    for i in np.flatnonzero(special).tolist():
-        plain[i] = None
-        marks[i] = int(special[i])
-    return plain, marks
-
-
 def decode_value(value: float | None, special: int | None) -> float:
     if special == NAN or (value is None and special is None):
         return math.nan
@@ -65,21 +54,103 @@ def decode_value(value: float | None, special: int | None) -> float:
     return float(value)  # type: ignore[arg-type]
 
 
-def insert_points(conn: Connection, key_id: int, batch: KeyBatch) -> None:
-    """Append raw points with one executemany (or COPY on PostgreSQL)."""
-    values = np.asarray(batch.values, dtype=np.float64)
-    plain, marks = encode_values(values)
-    rows = list(zip([key_id] * len(plain), batch.steps, batch.ts, plain, marks))
-    if conn.dialect.name == "postgresql":
-        raw = conn.connection.dbapi_connection
-        with raw.cursor() as cur:  # type: ignore[union-attr]
-            with cur.copy("COPY metric_points (key_id, step, ts, value, special) FROM STDIN") as cp:
-                for row in rows:
-                    cp.write_row(row)
+def pack(steps: np.ndarray, ts: np.ndarray, values: np.ndarray) -> bytes:
+    return (steps.astype("<i8").tobytes() + ts.astype("<f8").tobytes()
+            + values.astype("<f8").tobytes())
+
+
+def unpack(data: bytes, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    buf = np.frombuffer(data, dtype=np.uint8)
+    steps = buf[: 8 * n].view("<i8")
+    ts = buf[8 * n: 16 * n].view("<f8")
+    values = buf[16 * n: 24 * n].view("<f8")
+    return steps, ts, values
+
+
+def insert_block(conn: Connection, key_id: int, steps: np.ndarray, ts: np.ndarray,
+                 values: np.ndarray, block_id: int | None = None) -> None:
+    row: dict[str, Any] = {
+        "key_id": key_id, "n": len(steps), "step_min": int(steps.min()),
+        "step_max": int(steps.max()), "ts_min": float(ts.min()), "ts_max": float(ts.max()),
+        "data": pack(steps, ts, values)}
+    if block_id is not None:
+        row["id"] = block_id
+    conn.execute(insert(metric_blocks).values(**row))
+
+
+def insert_points(conn: Connection, key: dict[str, Any], batch: KeyBatch) -> None:
+    """Append a batch of one key as one block; merge accumulated small blocks now and then."""
+    steps = np.asarray(batch.steps, dtype=np.int64)
+    insert_block(conn, key["id"], steps, np.asarray(batch.ts, dtype=np.float64),
+                 np.asarray(batch.values, dtype=np.float64))
+    if len(steps) < SMALL_BLOCK:
+        key["small_blocks"] = int(key.get("small_blocks") or 0) + 1
+        if key["small_blocks"] >= COMPACT_AFTER:
+            compact_small_blocks(conn, key["id"])
+            key["small_blocks"] = 0
+
+
+def compact_small_blocks(conn: Connection, key_id: int) -> None:
+    """Merge the small blocks of a key into one, keeping arrival order (first id)."""
+    t = metric_blocks.c
+    rows = conn.execute(select(t.id, t.n, t.data).where(t.key_id == key_id, t.n < SMALL_BLOCK)
+                        .order_by(t.id)).all()
+    if len(rows) < 2:
         return
-    conn.exec_driver_sql(
-        "INSERT INTO metric_points (key_id, step, ts, value, special) VALUES (?, ?, ?, ?, ?)",
-        rows)
+    parts = [unpack(r.data, r.n) for r in rows]
+    conn.execute(delete(metric_blocks).where(t.id.in_([r.id for r in rows])))
+    insert_block(conn, key_id, np.concatenate([p[0] for p in parts]),
+                 np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts]),
+                 block_id=rows[0].id)
+
+
+def load_points(conn: Connection, key_id: int, step_lo: int | None = None,
+                step_hi: int | None = None, ts_lo: float | None = None,
+                ts_hi: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Raw points of a key in a step or time window, sorted by step (then arrival)."""
+    t = metric_blocks.c
+    cond = [t.key_id == key_id]
+    if step_lo is not None:
+        cond.append(t.step_max >= step_lo)
+    if step_hi is not None:
+        cond.append(t.step_min <= step_hi)
+    if ts_lo is not None:
+        cond.append(t.ts_max >= ts_lo)
+    if ts_hi is not None:
+        cond.append(t.ts_min <= ts_hi)
+    rows = conn.execute(select(t.n, t.data).where(*cond).order_by(t.id)).all()
+    if not rows:
+        empty = np.zeros(0)
+        return empty.astype(np.int64), empty, empty
+    parts = [unpack(r.data, r.n) for r in rows]
+    steps = np.concatenate([p[0] for p in parts])
+    ts = np.concatenate([p[1] for p in parts])
+    values = np.concatenate([p[2] for p in parts])
+    keep = np.ones(len(steps), dtype=bool)
+    if step_lo is not None:
+        keep &= steps >= step_lo
+    if step_hi is not None:
+        keep &= steps <= step_hi
+    if ts_lo is not None:
+        keep &= ts >= ts_lo
+    if ts_hi is not None:
+        keep &= ts <= ts_hi
+    steps, ts, values = steps[keep], ts[keep], values[keep]
+    order = np.argsort(steps, kind="stable")
+    return steps[order], ts[order], values[order]
+
+
+def delete_from_step(conn: Connection, key_id: int, step: int) -> None:
+    """Remove every point at ``step`` or later (an explicit rewind)."""
+    t = metric_blocks.c
+    rows = conn.execute(select(t.id, t.n, t.data).where(t.key_id == key_id, t.step_max >= step)
+                        .order_by(t.id)).all()
+    for r in rows:
+        steps, ts, values = unpack(r.data, r.n)
+        keep = steps < step
+        conn.execute(delete(metric_blocks).where(t.id == r.id))
+        if keep.any():
+            insert_block(conn, key_id, steps[keep], ts[keep], values[keep], block_id=r.id)
 
 
 def bucket_rows(key_id: int, batch: KeyBatch) -> list[dict[str, Any]]:
@@ -91,7 +162,7 @@ def bucket_rows(key_id: int, batch: KeyBatch) -> list[dict[str, Any]]:
     valid = ~np.isnan(values)
     zeroed = np.where(valid, values, 0.0)
     rows: list[dict[str, Any]] = []
-    for level in range(1, LEVELS + 1):
+    for level in range(FIRST_LEVEL, LEVELS + 1):
         buckets = steps >> (BUCKET_SHIFT * level)
         order = np.lexsort((arrival, steps, buckets))
         b = buckets[order]
@@ -196,32 +267,30 @@ def series_by_step(conn: Connection, key: dict[str, Any], buckets: int,
         return empty_series()
     span = hi - lo + 1
     width = span / buckets
-    level = 0
-    while level < LEVELS and BUCKET_BASE ** (level + 1) <= width:
-        level += 1
+    level = choose_level(width)
     if level == 0:
         return _raw_series(conn, key["id"], lo, hi, buckets)
     return _bucket_series(conn, key["id"], level, lo, hi, buckets)
 
 
+def choose_level(width: float) -> int:
+    """Coarsest bucket level narrower than one output bucket; 0 means raw points."""
+    level = 0
+    while level < LEVELS and BUCKET_BASE ** (level + 1) <= width:
+        level += 1
+    return level if level >= FIRST_LEVEL else 0
+
+
 def _raw_series(conn: Connection, key_id: int, lo: int, hi: int,
                 buckets: int) -> dict[str, list[Any]]:
-    t = metric_points.c
-    rows = conn.execute(
-        select(t.step, t.value, t.special)
-        .where(t.key_id == key_id, t.step >= lo, t.step <= hi)
-        .order_by(t.step, t.id)
-    ).all()
-    if not rows:
+    steps, _, values = load_points(conn, key_id, step_lo=lo, step_hi=hi)
+    if len(steps) == 0:
         return empty_series()
-    steps = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-    values = np.fromiter((decode_value(r[1], r[2]) for r in rows), dtype=np.float64,
-                         count=len(rows))
-    if len(rows) <= buckets:
+    if len(steps) <= buckets:
         out = empty_series()
         vals = values.tolist()
         out.update(x=steps.tolist(), min=vals, max=vals, mean=vals, last=vals,
-                   count=[1] * len(rows))
+                   count=[1] * len(steps))
         return out
     idx = ((steps - lo) * buckets // (hi - lo + 1)).astype(np.int64)
     return _group(idx, steps.astype(np.float64), values, values, values, values,
@@ -293,18 +362,11 @@ def series_by_time(conn: Connection, key: dict[str, Any], buckets: int,
     steps_span = max(key["last_step"] - key["first_step"] + 1, 1)
     est_steps = steps_span * min(1.0, (t1 - t0) / total_span)
     width = est_steps / buckets
-    level = 0
-    while level < LEVELS and BUCKET_BASE ** (level + 1) <= width:
-        level += 1
+    level = choose_level(width)
     if level == 0:
-        t = metric_points.c
-        rows = conn.execute(
-            select(t.ts, t.value, t.special).where(t.key_id == key["id"], t.ts >= t0, t.ts <= t1)
-            .order_by(t.ts, t.id)).all()
-        if not rows:
+        _, xs, vals = load_points(conn, key["id"], ts_lo=t0, ts_hi=t1)
+        if len(xs) == 0:
             return empty_series()
-        xs = np.array([r[0] for r in rows], dtype=np.float64)
-        vals = np.array([decode_value(r[1], r[2]) for r in rows], dtype=np.float64)
         ones = np.ones(len(vals), dtype=np.int64)
         data = (vals, vals, vals, vals, ones, np.where(np.isnan(vals), 0, 1))
     else:
@@ -330,14 +392,15 @@ def series_by_metric(conn: Connection, key: dict[str, Any], x_key: dict[str, Any
                      buckets: int, x_min: float | None,
                      x_max: float | None) -> dict[str, list[Any]]:
     """Plot ``key`` against another metric logged at the same steps (reads raw points)."""
-    p, q = metric_points.alias("p"), metric_points.alias("q")
-    cond = [p.c.key_id == key["id"]]
-    stmt = (select(q.c.value, q.c.special, p.c.value, p.c.special)
-            .join(q, and_(q.c.key_id == x_key["id"], q.c.step == p.c.step))
-            .where(*cond).order_by(p.c.step))
-    rows = conn.execute(stmt).all()
-    xs = np.array([decode_value(r[0], r[1]) for r in rows], dtype=np.float64)
-    vals = np.array([decode_value(r[2], r[3]) for r in rows], dtype=np.float64)
+    steps, _, vals = load_points(conn, key["id"])
+    x_steps, _, x_vals = load_points(conn, x_key["id"])
+    # the last x logged at each step, matched to each y step
+    last_of_step = np.r_[x_steps[1:] != x_steps[:-1], True] if len(x_steps) else x_steps
+    x_steps, x_vals = x_steps[last_of_step], x_vals[last_of_step]
+    pos = np.searchsorted(x_steps, steps)
+    found = (pos < len(x_steps)) & (x_steps[np.minimum(pos, max(len(x_steps) - 1, 0))] == steps)
+    xs = x_vals[pos[found]] if len(x_steps) else np.zeros(0)
+    vals = vals[found]
     keep = ~np.isnan(xs)
     if x_min is not None:
         keep &= xs >= x_min
@@ -360,9 +423,3 @@ def key_rows(conn: Connection, run_pk: int, kind: str | None = None) -> list[dic
     if kind:
         stmt = stmt.where(t.kind == kind)
     return [dict(r._mapping) for r in conn.execute(stmt)]
-
-
-def step_count(conn: Connection, key_ids: list[int]) -> int:
-    t = metric_points.c
-    return conn.execute(select(func.count(func.distinct(t.step))).where(
-        t.key_id.in_(key_ids))).scalar_one()

@@ -6,12 +6,13 @@ import math
 import time
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Connection, func, select, update
 
 from kiseki.core.errors import NotFoundError, ValidationError
 from kiseki.core.values import from_json_safe
 from kiseki.store import metrics as m
-from kiseki.store.tables import alerts, console_lines, metric_keys, metric_points, projects, runs
+from kiseki.store.tables import alerts, console_lines, metric_keys, projects, runs
 
 MAX_PAGE = 1000
 MAX_BUCKETS = 10_000
@@ -147,31 +148,47 @@ def history_page(conn: Connection, project: str, run_id: str, keys: list[str] | 
     chosen = [k for k in all_keys if keys is None or k["key"] in keys]
     if not chosen:
         return {"rows": [], "next_step": None}
-    by_id = {k["id"]: k["key"] for k in chosen}
-    t = metric_points.c
-    cond = [t.key_id.in_(list(by_id))]
-    if min_step is not None:
-        cond.append(t.step >= min_step)
-    if max_step is not None:
-        cond.append(t.step <= max_step)
-    steps = conn.execute(select(t.step).where(*cond).group_by(t.step).order_by(t.step)
-                         .limit(page_size + 1)).scalars().all()
-    if not steps:
+    lo = min_step if min_step is not None else 0
+    columns = []
+    for key in chosen:
+        steps, ts, values = _window(conn, key, lo, max_step, page_size)
+        columns.append((key["key"], steps, ts, values))
+    all_steps = np.unique(np.concatenate([c[1] for c in columns]))
+    if len(all_steps) == 0:
         return {"rows": [], "next_step": None}
-    next_step = steps[page_size] if len(steps) > page_size else None
-    last = steps[min(page_size, len(steps)) - 1]
-    points = conn.execute(select(t.key_id, t.step, t.ts, t.value, t.special)
-                          .where(*cond, t.step >= steps[0], t.step <= last)
-                          .order_by(t.step, t.id)).all()
-    rows: list[dict[str, Any]] = []
-    current: dict[str, Any] | None = None
-    for key_id, step, ts, value, special in points:
-        if current is None or current["_step"] != step:
-            current = {"_step": step, "_timestamp": ts}
-            rows.append(current)
-        current[by_id[key_id]] = m.decode_value(value, special)
-        current["_timestamp"] = max(current["_timestamp"], ts)
-    return {"rows": rows, "next_step": next_step}
+    last = int(all_steps[min(page_size, len(all_steps)) - 1])
+    more = any(k["last_step"] is not None and k["last_step"] > last for k in chosen)
+    next_step = last + 1 if more and (max_step is None or last < max_step) else None
+    rows: dict[int, dict[str, Any]] = {}
+    for name, steps, ts, values in columns:
+        upto = np.searchsorted(steps, last, side="right")
+        for step, t, v in zip(steps[:upto].tolist(), ts[:upto].tolist(), values[:upto].tolist()):
+            row = rows.get(step)
+            if row is None:
+                row = rows[step] = {"_step": step, "_timestamp": t}
+            elif t > row["_timestamp"]:
+                row["_timestamp"] = t
+            row[name] = v
+    return {"rows": [rows[s] for s in sorted(rows)], "next_step": next_step}
+
+
+def _window(conn: Connection, key: dict[str, Any], lo: int, hi: int | None,
+            page_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Points of one key from step ``lo``: at least ``page_size`` distinct steps when there
+    are that many, read block by block so a page never loads the whole run."""
+    if key["last_step"] is None or key["last_step"] < lo:
+        empty = np.zeros(0)
+        return empty.astype(np.int64), empty, empty
+    span = max(1, key["last_step"] - (key["first_step"] or 0) + 1)
+    density = max(key["count"] / span, 1e-9)
+    width = int(page_size / density * 1.5) + 1
+    while True:
+        upper = lo + width if hi is None else min(hi, lo + width)
+        steps, ts, values = m.load_points(conn, key["id"], step_lo=lo, step_hi=upper)
+        if len(np.unique(steps)) >= page_size or upper >= key["last_step"] or (
+                hi is not None and upper >= hi):
+            return steps, ts, values
+        width *= 4
 
 
 def console_page(conn: Connection, project: str, run_id: str, offset: int, limit: int,

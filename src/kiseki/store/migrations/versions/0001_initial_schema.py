@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-27 14:24:51.058418
+Create Date: 2026-11-27 14:31:15.896650
 """
 
 from __future__ import annotations
@@ -28,6 +28,20 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('key_hash')
     )
+    op.create_table('metric_blocks',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('key_id', sa.BigInteger(), nullable=False),
+    sa.Column('n', sa.Integer(), nullable=False),
+    sa.Column('step_min', sa.BigInteger(), nullable=False),
+    sa.Column('step_max', sa.BigInteger(), nullable=False),
+    sa.Column('ts_min', sa.Float(), nullable=False),
+    sa.Column('ts_max', sa.Float(), nullable=False),
+    sa.Column('data', sa.LargeBinary(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('metric_blocks', schema=None) as batch_op:
+        batch_op.create_index('ix_metric_blocks_key_step', ['key_id', 'step_min'], unique=False)
+
     op.create_table('metric_buckets',
     sa.Column('key_id', sa.BigInteger(), nullable=False),
     sa.Column('level', sa.SmallInteger(), nullable=False),
@@ -43,18 +57,6 @@ def upgrade() -> None:
     sa.Column('ts_max', sa.Float(), nullable=False),
     sa.PrimaryKeyConstraint('key_id', 'level', 'bucket')
     )
-    op.create_table('metric_points',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
-    sa.Column('key_id', sa.BigInteger(), nullable=False),
-    sa.Column('step', sa.BigInteger(), nullable=False),
-    sa.Column('ts', sa.Float(), nullable=False),
-    sa.Column('value', sa.Float(), nullable=True),
-    sa.Column('special', sa.SmallInteger(), nullable=True),
-    sa.PrimaryKeyConstraint('id')
-    )
-    with op.batch_alter_table('metric_points', schema=None) as batch_op:
-        batch_op.create_index('ix_metric_points_key_step', ['key_id', 'step'], unique=False)
-
     op.create_table('projects',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('name', sa.String(length=128), nullable=False),
@@ -135,6 +137,7 @@ def upgrade() -> None:
     sa.Column('last_step', sa.BigInteger(), nullable=True),
     sa.Column('first_ts', sa.Float(), nullable=True),
     sa.Column('last_ts', sa.Float(), nullable=True),
+    sa.Column('small_blocks', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['run_pk'], ['runs.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('run_pk', 'key', name='uq_metric_keys_run_key')
@@ -164,9 +167,9 @@ def downgrade() -> None:
 
     op.drop_table('runs')
     op.drop_table('projects')
-    with op.batch_alter_table('metric_points', schema=None) as batch_op:
-        batch_op.drop_index('ix_metric_points_key_step')
-
-    op.drop_table('metric_points')
     op.drop_table('metric_buckets')
+    with op.batch_alter_table('metric_blocks', schema=None) as batch_op:
+        batch_op.drop_index('ix_metric_blocks_key_step')
+
+    op.drop_table('metric_blocks')
     op.drop_table('api_keys')
