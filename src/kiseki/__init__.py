@@ -59,13 +59,27 @@ def alert(title: str, text: str, level: str = "INFO", wait_duration: float = 0) 
     _require_run("alert").alert(title, text, level)
 
 
+class _BeforeInit:
+    """What ``kiseki.config``/``kiseki.summary`` are before ``init``: any use says so."""
+
+    def __init__(self, name: str) -> None:
+        object.__setattr__(self, "_name", name)
+
+    def _fail(self, *args: Any, **kwargs: Any) -> Any:
+        raise UsageError(f"Call kiseki.init() before using kiseki.{self._name}")
+
+    __getattr__ = __getitem__ = __setitem__ = __setattr__ = __contains__ = __iter__ = _fail
+    update = keys = items = get = _fail
+
+    def __repr__(self) -> str:
+        return f"<kiseki.{self._name}: no run yet; call kiseki.init()>"
+
+
 def __getattr__(name: str) -> Any:
     # `kiseki.run`, `kiseki.config` and `kiseki.summary` follow the current run.
     if name == "run":
         return current_run()
     if name in ("config", "summary"):
         run = current_run()
-        if run is None:
-            raise UsageError(f"Call kiseki.init() before using kiseki.{name}")
-        return getattr(run, name)
+        return _BeforeInit(name) if run is None else getattr(run, name)
     raise AttributeError(f"module 'kiseki' has no attribute {name!r}")

@@ -44,19 +44,24 @@ def sync_log(path: str, sink: Any, timeout: float) -> dict[str, Any]:
     if writer_alive(path):
         return {**result, "status": "skipped", "error": "still being written by a live process"}
     total = 0
+    try:  # with an empty backlog this only asks the server for its high-water mark
+        shipper.push(deadline=time.monotonic() + timeout)
+    except KisekiError as exc:
+        return {**result, "status": "failed", "error": str(exc), "records": total}
+    if shipper.fatal:
+        return {**result, "status": "failed", "error": shipper.error, "records": total}
+    result["already_synced_through"] = shipper.hwm
     while True:
         pulled = shipper.pull(final=True)
         total += pulled
         if not shipper.backlog and not pulled:
             break
-        before = shipper.hwm if shipper.known_hwm else None
         try:
             shipper.push(deadline=time.monotonic() + timeout)
         except KisekiError as exc:
             return {**result, "status": "failed", "error": str(exc), "records": total}
         if shipper.fatal:
             return {**result, "status": "failed", "error": shipper.error, "records": total}
-        result.setdefault("already_synced_through", before)
     stats = shipper.reader.stats
     if shipper.finished:
         shipper.mark_synced(sink.target)

@@ -55,24 +55,28 @@ def sanitize(value: Any, report: SanitizeReport | None = None) -> Any:
 
 
 def _clean(value: Any, depth: int, path: set[int], report: SanitizeReport, budget: list[int]) -> Any:
-    if value is None or isinstance(value, (bool, int, float)):
-        return _plain_number(value)
-    if isinstance(value, str):
-        return _clean_str(value, report)
-    scalar = as_number(value)
-    if scalar is not None:
-        return scalar
-    if depth >= MAX_DEPTH:
-        report.too_deep += 1
-        return f"<nested deeper than {MAX_DEPTH}>"
-    if id(value) in path:
-        report.cycles += 1
-        return "<cycle>"
-    path.add(id(value))
     try:
-        return _clean_container(value, depth, path, report, budget)
-    finally:
-        path.discard(id(value))
+        if value is None or isinstance(value, (bool, int, float)):
+            return _plain_number(value)
+        if isinstance(value, str):
+            return _clean_str(value, report)
+        scalar = as_number(value)
+        if scalar is not None:
+            return _plain_number(scalar)
+        if depth >= MAX_DEPTH:
+            report.too_deep += 1
+            return f"<nested deeper than {MAX_DEPTH}>"
+        if id(value) in path:
+            report.cycles += 1
+            return "<cycle>"
+        path.add(id(value))
+        try:
+            return _clean_container(value, depth, path, report, budget)
+        finally:
+            path.discard(id(value))
+    except Exception:  # noqa: BLE001 - a foreign object (__iter__, items, ...) may raise anything
+        report.fallbacks += 1
+        return _safe_repr(value)
 
 
 def _clean_container(
@@ -126,12 +130,18 @@ def _clean_container(
 
 
 def _plain_number(value: Any) -> Any:
+    kind = type(value)
+    if kind is not int and kind is not float and value is not None and kind is not bool:
+        # subclasses (numpy.float64, IntEnum, ...): encoders only take the plain types
+        value = int(value) if isinstance(value, int) else float(value)
     if type(value) is int and not -(2**63) <= value < 2**63:
         return float(value)
     return value
 
 
 def _clean_str(text: str, report: SanitizeReport) -> str:
+    if type(text) is not str:  # numpy.str_, str subclasses: encoders only take plain str
+        text = str.__str__(text)
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -156,13 +166,22 @@ def as_number(value: Any) -> float | int | bool | None:
     if isinstance(value, (bool, int, float)):
         return value
     if isinstance(value, Decimal):
-        return float(value)
-    item = getattr(value, "item", None)
+        return math.nan if value.is_nan() else float(value)  # float(sNaN) raises
+    try:
+        item = getattr(value, "item", None)  # a proxy's __getattr__ may raise anything
+    except Exception:  # noqa: BLE001
+        return None
     if item is None or not callable(item):
         return None
     try:
-        size = getattr(value, "size", None)
-        size = size() if callable(size) else size
+        numel = getattr(value, "numel", None)  # torch: size() is a shape, numel() a count
+        if callable(numel):
+            size = numel()
+        else:
+            size = getattr(value, "size", None)
+            size = size() if callable(size) else size
+            if isinstance(size, tuple):  # a shape
+                size = math.prod(size)
         if size is not None and size != 1:
             return None
         result = item()

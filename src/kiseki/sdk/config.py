@@ -123,7 +123,8 @@ class Summary:
     def _track(self, key: str, value: float) -> None:
         stats = self._stats.get(key)
         if stats is None:
-            self._stats[key] = [value, value, value if not math.isnan(value) else 0.0, 1.0, value]
+            finite = not math.isnan(value)  # a NaN counts for neither sum nor count (mean)
+            self._stats[key] = [value, value, value if finite else 0.0, float(finite), value]
             return
         if not math.isnan(value):
             stats[0] = value if math.isnan(stats[0]) or value < stats[0] else stats[0]

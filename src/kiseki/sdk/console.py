@@ -137,7 +137,9 @@ class ConsoleCapture:
     ) -> None:
         self._emit = emit
         self._max_line = max_line
-        self._lock = threading.Lock()
+        # reentrant: the SIGTERM handler uninstalls on the main thread, which may have been
+        # interrupted inside a print() holding this lock (R23)
+        self._lock = threading.RLock()
         self._emitting = threading.local()
         self._tees: dict[str, _TeeStream] = {}
         self._assemblers: dict[str, _LineAssembler] = {}

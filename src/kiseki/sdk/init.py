@@ -70,6 +70,7 @@ def init(project: str | None = None, name: str | None = None, id: str | None = N
             run: Run = DisabledRun(settings=resolved, project=project, run_id=id or _new_id(),
                                    name=name or "disabled", dir=dir or os.getcwd(), writer=None)
             run.config.update(cfg)
+            run._on_finish.append(lambda *_: _forget(run))
             _current = run
             return run
         run = _Starter(resolved, project, name, id, cfg, tags, group, job_type, notes, dir,
@@ -262,7 +263,7 @@ def _local_last_step(runs_dir: str, run_id: str) -> int | None:
         names = [n for n in os.listdir(runs_dir) if n.startswith("run-") and f"-{run_id}" in n]
     except OSError:
         return None
-    last: int | None = None
+    logs: list[tuple[float, str, RunLogReader]] = []
     for name in names:
         path = os.path.join(runs_dir, name, "run.kiseki")
         if not os.path.exists(path):
@@ -271,10 +272,18 @@ def _local_last_step(runs_dir: str, run_id: str) -> int | None:
         header = reader.read_header()
         if not header or header.get("run_id") != run_id:
             continue
+        created = header.get("created_at")
+        logs.append((created if isinstance(created, (int, float)) else 0.0, name, reader))
+    last: int | None = None
+    # oldest stream first, so that a later rewind (resume_from) drops the steps it deleted
+    for _, _, reader in sorted(logs, key=lambda item: (item[0], item[1])):
         last = -1 if last is None else last
         for entry in reader.read_all():
-            if isinstance(entry.record, rec.Metrics):
-                last = max(last, entry.record.step)
+            record = entry.record
+            if isinstance(record, rec.Metrics):
+                last = max(last, record.step)
+            elif isinstance(record, rec.RunStart) and record.rewind_step is not None:
+                last = min(last, record.rewind_step - 1)
     return None if last is None else last
 
 
@@ -374,6 +383,7 @@ class _Lifecycle:
             self.env_thread.join(timeout=5.0)
         seq = self.writer.append(rec.Finish(state, exit_code, time.time(), error))
         self.writer.close()  # releases the lock: the sender sees the writer is done
+        _forget(self.run)
         self._report(seq)
 
     def _report(self, seq: int) -> None:
@@ -395,6 +405,14 @@ class _Lifecycle:
         elif reply.get("pending"):
             say(f"run {run.path}: {reply['pending']} record(s) not sent yet; upload them with "
                 f"`kiseki sync {run.dir}`")
+
+
+def _forget(run: Run) -> None:
+    """After finish, ``kiseki.run`` is None again (as in wandb)."""
+    global _current
+    with _state_lock:
+        if _current is run:
+            _current = None
 
 
 def _main_program() -> str | None:

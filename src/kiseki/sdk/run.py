@@ -34,7 +34,7 @@ def warn(message: str) -> None:
     try:
         stream.write(f"kiseki: warning: {message}\n")
         stream.flush()
-    except (OSError, ValueError):
+    except (OSError, ValueError, RuntimeError):  # RuntimeError: reentrant write
         pass
 
 
@@ -43,7 +43,7 @@ def say(message: str) -> None:
     try:
         stream.write(f"kiseki: {message}\n")
         stream.flush()
-    except (OSError, ValueError):
+    except (OSError, ValueError, RuntimeError):  # RuntimeError: reentrant write
         pass
 
 
@@ -76,6 +76,7 @@ class Run:
         self._keymap: dict[Any, str] = {}
         self._warned: set[str] = set()
         self._finished = False
+        self._ending = False
         self._exit_code: int | None = None
         self._on_finish: list[Callable[[str, int, str | None], None]] = []
         self._step_metrics: dict[str, str] = {}
@@ -92,7 +93,7 @@ class Run:
     @name.setter
     def name(self, value: str) -> None:
         self._name = str(value)
-        self._append(rec.RunUpdate(name=self._name))
+        self._record(rec.RunUpdate(name=self._name))
 
     @property
     def tags(self) -> tuple[str, ...]:
@@ -101,7 +102,7 @@ class Run:
     @tags.setter
     def tags(self, value: list[str] | tuple[str, ...]) -> None:
         self._tags = [str(t) for t in value]
-        self._append(rec.RunUpdate(tags=self._tags))
+        self._record(rec.RunUpdate(tags=self._tags))
 
     @property
     def notes(self) -> str | None:
@@ -110,7 +111,7 @@ class Run:
     @notes.setter
     def notes(self, value: str) -> None:
         self._notes = str(value)
-        self._append(rec.RunUpdate(notes=self._notes))
+        self._record(rec.RunUpdate(notes=self._notes))
 
     @property
     def step(self) -> int:
@@ -224,7 +225,7 @@ class Run:
                 f"summary must be one of {', '.join(SUMMARY_MODES)}, got {summary!r}")
         if not name or not isinstance(name, str):
             raise ValidationError("define_metric() needs a metric name or glob such as 'val/*'")
-        self._append(rec.DefineMetric(name, step_metric, summary, hidden))
+        self._record(rec.DefineMetric(name, step_metric, summary, hidden))
         if summary:
             self._summary_rules = getattr(self, "_summary_rules", {})
             self._summary_rules[name] = summary
@@ -255,14 +256,14 @@ class Run:
         level = str(getattr(level, "value", level)).upper()
         if level not in ("INFO", "WARN", "ERROR"):
             raise ValidationError(f"alert level must be INFO, WARN or ERROR, got {level!r}")
-        self._append(rec.Alert(str(title)[:256], str(text)[:100_000], level, _now()))
+        self._record(rec.Alert(str(title)[:256], str(text)[:100_000], level, _now()))
 
     # -- record plumbing ------------------------------------------------------------------------
     def _config_changed(self, values: dict[str, Any]) -> None:
-        self._append(rec.ConfigUpdate(values))
+        self._record(rec.ConfigUpdate(values))
 
     def _summary_changed(self, values: dict[str, Any], removed: list[str]) -> None:
-        self._append(rec.SummaryUpdate(values, removed))
+        self._record(rec.SummaryUpdate(values, removed))
 
     def _warn_once(self, message: str, key: str | None = None) -> None:
         marker = key or message
@@ -270,6 +271,12 @@ class Run:
             return
         self._warned.add(marker)
         warn(message)
+
+    def _record(self, record: Any) -> None:
+        """Append a record the user asked for (config, summary, name, alert...)."""
+        if self._writer is not None and self._pid != _getpid():
+            self._forked()  # a forked child must not write into the parent's log (R22)
+        self._append(record)
 
     def _emit(self, record: Any) -> None:
         """Append a record from a capture thread; never raises."""
@@ -290,8 +297,11 @@ class Run:
         self._end(state, int(exit_code or 0), None)
 
     def _end(self, state: str, exit_code: int, error: str | None) -> None:
-        if self._finished or self._pid != _getpid():
+        if self._finished or self._ending or self._pid != _getpid():
             return
+        # set before the hooks run: a SIGTERM arriving while finish() waits must not start a
+        # second end on top of the first (its handler runs on this same thread)
+        self._ending = True
         self._exit_code = exit_code
         for hook in list(self._on_finish):
             try:

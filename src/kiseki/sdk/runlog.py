@@ -44,7 +44,9 @@ class RunLogWriter:
     def __init__(self, path: str, header: dict[str, Any], *, start_seq: int = 0,
                  max_pending_bytes: int = 64 * 1024 * 1024) -> None:
         self.path = path
-        self._lock = threading.Lock()
+        # reentrant: the SIGTERM handler appends the Finish record on the main thread, which
+        # may have been interrupted inside append() (R23)
+        self._lock = threading.RLock()
         self._seq = start_seq
         self._pending: list[bytes] = []
         self._pending_bytes = 0
@@ -186,6 +188,9 @@ class RunLogReader:
                 if needed > len(data):  # one frame larger than the read size
                     fh.seek(self.offset)
                     data = fh.read(needed)
+                    # a length claiming bytes past the end of the file is damage once the
+                    # writer is gone: let the parser resync instead of stopping here
+                    at_eof = len(data) < needed or not fh.read(1)
         entries: list[LogEntry] = []
         consumed = self._parse(data, entries, damaged_tail=final and at_eof)
         if final and at_eof and consumed < len(data):

@@ -84,7 +84,11 @@ class LogShipper:
             return 0
         project, run_id, stream = ident
         if not self.known_hwm:
-            self.hwm = self.sink.send(project, run_id, stream, [], deadline).hwm
+            try:
+                self.hwm = self.sink.send(project, run_id, stream, [], deadline).hwm
+            except (AuthError, ValidationError) as exc:  # refused: stop, never retry (R08)
+                self.fatal, self.error = True, str(exc)
+                return 0
             self.known_hwm = True
         sent = 0
         while self.backlog:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from kiseki.core import errors as e
+
+log = logging.getLogger("kiseki.server")
 
 STATUS: list[tuple[type[Exception], int]] = [
     (e.PayloadTooLargeError, 413),
@@ -33,6 +37,9 @@ def install(app: FastAPI) -> None:
         headers = {"Retry-After": "2"} if status == 503 else None
         if status == 401:
             headers = {"WWW-Authenticate": "Bearer"}
+        if status >= 500:
+            log.error("%s %s failed: %r", request.method, request.url.path, exc,
+                      exc_info=exc.__cause__ or exc)
         detail = str(exc) if status != 500 else "internal storage error; see the server log"
         return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 

@@ -13,18 +13,20 @@ import time
 from collections import defaultdict
 from typing import Any
 
+import msgspec
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from kiseki.core import records as rec
 from kiseki.core.keys import validate_key
 from kiseki.core.errors import ValidationError
-from kiseki.core.values import from_json_safe, to_json_safe
+from kiseki.core.values import from_json_safe, sanitize, to_json_safe
 from kiseki.store import metrics as m
 from kiseki.store.tables import (
     alerts, console_lines, metric_buckets, metric_keys, projects, run_streams, runs,
 )
 
 MAX_CONSOLE_LINE = 100_000
+_MISSING = object()
 
 
 def _now() -> float:
@@ -81,8 +83,11 @@ class BatchApplier:
         self.skipped_unknown = 0
         self.rejected: list[str] = []
         self.names: dict[str, str] = {}  # raw key -> validated key, for this batch
+        self.metrics: list[rec.Metrics] = []
 
     def apply(self, seq: int, record: rec.Record | None) -> None:
+        if self.metrics and type(record) is not rec.Metrics:
+            self._flush_metrics()
         if record is None:
             self.skipped_unknown += 1
             return
@@ -91,6 +96,8 @@ class BatchApplier:
             self.skipped_unknown += 1
             return
         try:
+            if type(record) is not rec.Metrics:
+                record = _scrub(record)
             handler(record)
         except ValidationError as exc:  # one bad record is quarantined, never blocks (R08)
             self.rejected.append(f"seq {seq}: {exc}")
@@ -115,20 +122,51 @@ class BatchApplier:
         self.run.dirty_config = True
 
     def _on_Metrics(self, r: rec.Metrics) -> None:
-        self._check_step(r.step)
-        names = self.names
-        points = self.points
-        step, ts = r.step, r.ts
-        for key, value in r.values.items():
-            name = names.get(key)
-            if name is None:
-                name = names[key] = validate_key(key)
-            batch = points.get((name, "history"))
-            if batch is None:
-                batch = points[(name, "history")] = m.KeyBatch([], [], [])
-            batch.steps.append(step)
-            batch.ts.append(ts)
-            batch.values.append(value)
+        # buffered: consecutive Metrics records are turned into per-key columns at once
+        self.metrics.append(r)
+
+    def _flush_metrics(self) -> None:
+        recs, self.metrics = self.metrics, []
+        if not recs:
+            return
+        steps = [r.step for r in recs]
+        if min(steps) < 0 or max(steps) >= 2**63:
+            good = [r for r in recs if 0 <= r.step < 2**63]
+            for r in recs:
+                if not 0 <= r.step < 2**63:
+                    self.rejected.append(f"step must be an int between 0 and 2**63-1, got {r.step}")
+            recs, steps = good, [r.step for r in good]
+        ts = [r.ts for r in recs]
+        keys: dict[str, None] = {}
+        for r in recs:
+            keys.update(dict.fromkeys(r.values))
+        for key in keys:
+            try:
+                name = self._name(key)
+            except ValidationError as exc:
+                self.rejected.append(str(exc))
+                continue
+            values = [r.values.get(key, _MISSING) for r in recs]
+            if _MISSING in values:
+                present = [i for i, v in enumerate(values) if v is not _MISSING]
+                self._extend(name, [steps[i] for i in present], [ts[i] for i in present],
+                             [values[i] for i in present])
+            else:
+                self._extend(name, steps, ts, values)
+
+    def _name(self, key: str) -> str:
+        name = self.names.get(key)
+        if name is None:
+            name = self.names[key] = validate_key(key)
+        return name
+
+    def _extend(self, name: str, steps: list[int], ts: list[float], values: list[Any]) -> None:
+        batch = self.points.get((name, "history"))
+        if batch is None:
+            batch = self.points[(name, "history")] = m.KeyBatch([], [], [])
+        batch.steps.extend(steps)
+        batch.ts.extend(ts)
+        batch.values.extend(values)
 
     def _on_SystemMetrics(self, r: rec.SystemMetrics) -> None:
         for key, value in r.values.items():
@@ -180,11 +218,6 @@ class BatchApplier:
         self.run.set(state=state, exit_code=r.exit_code, finished_at=r.ts, error=r.error)
 
     # -- points -------------------------------------------------------------------------------
-    @staticmethod
-    def _check_step(step: int) -> None:
-        if not 0 <= step < 2**63:
-            raise ValidationError(f"step must be an int between 0 and 2**63-1, got {step}")
-
     def _add_point(self, name: str, kind: str, step: int, ts: float, value: float) -> None:
         batch = self.points.get((name, kind))
         if batch is None:
@@ -203,6 +236,7 @@ class BatchApplier:
         return int(key["count"]) if key else 0
 
     def flush_points(self) -> None:
+        self._flush_metrics()
         if not self.points:
             return
         keys = self._load_keys()
@@ -292,6 +326,21 @@ class BatchApplier:
             out[name] = _summary_value(key, mode)
         out.update(self.run.summary_user)
         return out
+
+
+def _scrub(record: Any) -> Any:
+    """The record as any store can keep it, whoever sent it (I04, I06): text without NUL
+    (PostgreSQL text and JSONB cannot hold it) and nested values through ``sanitize`` (depth,
+    size and string limits), so a raw client cannot turn one record into a 500."""
+    changes: dict[str, Any] = {}
+    for field in record.__struct_fields__:
+        value = getattr(record, field)
+        if isinstance(value, str):
+            if "\x00" in value:
+                changes[field] = value.replace("\x00", "\ufffd")
+        elif isinstance(value, (dict, list)):
+            changes[field] = sanitize(value)
+    return msgspec.structs.replace(record, **changes) if changes else record
 
 
 def _summary_mode(name: str, defs: list[dict[str, Any]]) -> str:

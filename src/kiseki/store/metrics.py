@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, case, delete, insert, select
+from sqlalchemy import Connection, case, delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from kiseki.store.tables import metric_blocks, metric_buckets, metric_keys
@@ -353,12 +353,15 @@ def series_by_time(conn: Connection, key: dict[str, Any], buckets: int,
     """Downsample by wall time (``offset`` = run start gives relative time)."""
     if key["count"] == 0:
         return empty_series()
-    t0 = (x_min + offset) if x_min is not None else key["first_ts"]
-    t1 = (x_max + offset) if x_max is not None else key["last_ts"]
+    # the client clock may jump or run backwards (R19): the default window is the whole span
+    # of the key's timestamps, not the times of its first and last steps
+    span_lo, span_hi = _ts_span(conn, key)
+    t0 = (x_min + offset) if x_min is not None else span_lo
+    t1 = (x_max + offset) if x_max is not None else span_hi
     if t1 < t0:
         return empty_series()
     # choose a level from the share of points inside the time window
-    total_span = max(key["last_ts"] - key["first_ts"], 1e-9)
+    total_span = max(span_hi - span_lo, 1e-9)
     steps_span = max(key["last_step"] - key["first_step"] + 1, 1)
     est_steps = steps_span * min(1.0, (t1 - t0) / total_span)
     width = est_steps / buckets
@@ -386,6 +389,16 @@ def series_by_time(conn: Connection, key: dict[str, Any], buckets: int,
     order = np.argsort(idx, kind="stable")
     out = _group(idx[order], xs[order] - offset, *(d[order] for d in data))
     return out
+
+
+def _ts_span(conn: Connection, key: dict[str, Any]) -> tuple[float, float]:
+    """Earliest and latest timestamp of a key, from its few top-level buckets."""
+    t = metric_buckets.c
+    lo, hi = conn.execute(select(func.min(t.ts_min), func.max(t.ts_max))
+                          .where(t.key_id == key["id"], t.level == LEVELS)).one()
+    first, last = key["first_ts"], key["last_ts"]
+    return (min(lo, first, last) if lo is not None else min(first, last),
+            max(hi, first, last) if hi is not None else max(first, last))
 
 
 def series_by_metric(conn: Connection, key: dict[str, Any], x_key: dict[str, Any],

@@ -184,6 +184,7 @@ def _window(conn: Connection, key: dict[str, Any], lo: int, hi: int | None,
     width = int(page_size / density * 1.5) + 1
     while True:
         upper = lo + width if hi is None else min(hi, lo + width)
+        upper = min(upper, 2**63 - 1)  # steps are int64: a wider window overflows the driver
         steps, ts, values = m.load_points(conn, key["id"], step_lo=lo, step_hi=upper)
         if len(np.unique(steps)) >= page_size or upper >= key["last_step"] or (
                 hi is not None and upper >= hi):

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from kiseki.core import records as rec
 from kiseki.core.errors import StorageError, StorageUnavailableError
@@ -59,9 +59,13 @@ class SQLStore:
         except OperationalError as exc:
             raise StorageUnavailableError(f"database unavailable: {exc.orig}") from exc
         except DBAPIError as exc:
-            if exc.connection_invalidated:
-                raise StorageUnavailableError(f"database connection lost: {exc.orig}") from exc
-            raise StorageError(f"database error: {exc.orig}") from exc
+            raise self._translate(exc) from exc
+
+    @staticmethod
+    def _translate(exc: DBAPIError) -> StorageError:
+        if exc.connection_invalidated:
+            return StorageUnavailableError(f"database connection lost: {exc.orig}")
+        return StorageError(f"database error: {exc.orig}")
 
     def _read(self, fn: Callable[[Connection], T]) -> T:
         with self._tx() as conn:
@@ -72,8 +76,19 @@ class SQLStore:
     def ingest(self, project: str, run_id: str, stream: str,
                entries: list[tuple[int, rec.Record | None]]) -> rec.IngestResult:
         """Apply a batch of one stream idempotently (see :mod:`kiseki.store.ingest`)."""
-        with self._tx() as conn:
-            return ingest.apply_batch(conn, project, run_id, stream, entries)
+        for _ in range(4):
+            try:
+                with self.engine.begin() as conn:
+                    return ingest.apply_batch(conn, project, run_id, stream, entries)
+            except IntegrityError:
+                # two writers created the same project/run/stream row at once: the loser
+                # retries and now finds the row
+                continue
+            except OperationalError as exc:
+                raise StorageUnavailableError(f"database unavailable: {exc.orig}") from exc
+            except DBAPIError as exc:
+                raise self._translate(exc) from exc
+        raise StorageUnavailableError("concurrent writers kept colliding; retry the batch")
 
     def heartbeat(self, items: list[tuple[str, str]]) -> None:
         with self._tx() as conn:

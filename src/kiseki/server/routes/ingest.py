@@ -71,12 +71,16 @@ def _decode(body: bytes) -> tuple[rec.IngestBatch, list[tuple[int, rec.Record | 
         batch = rec.decode_batch(body)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise ValidationError(f"ingest body is not a valid msgpack IngestBatch: {exc}") from exc
+    except RecursionError:
+        raise ValidationError("ingest body is nested too deeply to decode") from None
     entries: list[tuple[int, Any]] = []
     for raw in batch.entries:
         try:
             entries.append(rec.decode_entry(raw))
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise ValidationError(f"an entry of the batch is malformed: {exc}") from exc
+        except RecursionError:
+            raise ValidationError("an entry of the batch is nested too deeply to decode") from None
     return batch, entries
 
 

@@ -90,7 +90,7 @@ async def get_system_metrics(project: str, run_id: str,  # type: ignore[no-untyp
 @router.get("/projects/{project}/runs/{run_id}/console", operation_id="get_console",
             response_model=ConsolePage)
 async def get_console(project: str, run_id: str, store: Store,  # type: ignore[no-untyped-def]
-                      offset: Annotated[int, Query(ge=0)] = 0,
+                      offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
                       limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
                       search: Annotated[str | None, Query(max_length=1000)] = None):
     """Console lines after line number ``offset``, optionally only those containing ``search``."""

@@ -20,7 +20,7 @@ router = APIRouter(tags=["runs"])
 async def list_runs(project: str, store: Store,  # type: ignore[no-untyped-def]
                     filter: Annotated[str | None, Query(max_length=10_000)] = None,
                     order: Annotated[str | None, Query(max_length=1_000)] = None,
-                    offset: Annotated[int, Query(ge=0)] = 0,
+                    offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
                     limit: Annotated[int, Query(ge=1, le=1000)] = 50):
     """Runs of a project.
 
@@ -33,6 +33,8 @@ async def list_runs(project: str, store: Store,  # type: ignore[no-untyped-def]
             expr = json.loads(filter)
         except ValueError as exc:
             raise ValidationError(f"filter looks like JSON but does not parse: {exc}") from exc
+        except RecursionError:  # json.loads recurses per nesting level (I20)
+            raise ValidationError("filter JSON is nested too deeply; flatten it") from None
     page = await run_in_threadpool(store.list_runs, project, expr, order, offset, limit)
     return json_response(page)
 

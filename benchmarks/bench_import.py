@@ -1,0 +1,31 @@
+"""Time of `import kiseki` in fresh interpreters (median of N).
+
+    python benchmarks/bench_import.py [--n 15] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+
+CODE = ("import time; t = time.perf_counter(); import kiseki; "
+        "print((time.perf_counter() - t) * 1000)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=15)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    times = [float(subprocess.check_output([sys.executable, "-c", CODE], text=True))
+             for _ in range(args.n)]
+    result = {"import_kiseki_median_ms": statistics.median(times), "min_ms": min(times),
+              "max_ms": max(times), "n": args.n}
+    print(json.dumps(result) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
+
+
+if __name__ == "__main__":
+    main()
