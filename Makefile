@@ -25,6 +25,7 @@ test-fast: setup  ## everything except PostgreSQL
 
 lint: setup
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy src/kiseki --ignore-missing-imports
 
 bench: setup  ## benchmarks (figures, not pass/fail); see benchmarks/README.md
 	$(PY) benchmarks/run_all.py

@@ -62,6 +62,8 @@ def alert(title: str, text: str, level: str = "INFO", wait_duration: float = 0) 
 class _BeforeInit:
     """What ``kiseki.config``/``kiseki.summary`` are before ``init``: any use says so."""
 
+    _name: str
+
     def __init__(self, name: str) -> None:
         object.__setattr__(self, "_name", name)
 

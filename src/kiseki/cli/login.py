@@ -25,9 +25,11 @@ def login_cmd(url: str, key: str | None, verify: bool) -> None:
     settings = load_settings()
     path = login_file(settings.root_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = {"base_url": url.rstrip("/"), "api_key": key or os.environ.get("KISEKI_API_KEY")}
+    base_url = url.rstrip("/")
+    api_key = key or os.environ.get("KISEKI_API_KEY")
+    data = {"base_url": base_url, "api_key": api_key}
     if verify:
-        _verify(data["base_url"], data["api_key"])
+        _verify(base_url, api_key)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         json.dump(data, fh)

@@ -145,6 +145,7 @@ class IngestBatch(msgspec.Struct):
     run_id: str
     stream: str
     entries: list[msgspec.Raw]
+    live: bool = True  # False for `kiseki sync` and crash recovery: no heartbeat from these
 
 
 class IngestResult(msgspec.Struct):

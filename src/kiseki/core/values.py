@@ -100,8 +100,8 @@ def _clean_container(
         return _clean(value.value, depth + 1, path, report, budget)
     if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
         return value.isoformat()
-    if isinstance(value, PurePath):
-        return str(value)
+    if isinstance(value, PurePath):  # os.fsdecode: undecodable bytes are lone surrogates
+        return _clean_str(str(value), report)
     if isinstance(value, (bytes, bytearray)):
         return _clean_str(bytes(value).decode("utf-8", "replace"), report)
     if isinstance(value, (set, frozenset)):
@@ -156,9 +156,10 @@ def _clean_str(text: str, report: SanitizeReport) -> str:
 
 def _safe_repr(value: Any) -> str:
     try:
-        return repr(value)[:1000]
+        text = repr(value)[:1000]
     except Exception:  # noqa: BLE001 - user __repr__ may raise anything
-        return f"<unrepresentable {type(value).__name__}>"
+        text = f"<unrepresentable {type(value).__name__}>"
+    return _clean_str(text, SanitizeReport())  # a __repr__ may return NUL or lone surrogates
 
 
 def as_number(value: Any) -> float | int | bool | None:
@@ -192,20 +193,26 @@ def as_number(value: Any) -> float | int | bool | None:
 
 # --- JSON documents with non-finite floats -------------------------------------------------
 
-def to_json_safe(value: Any) -> Any:
-    """Replace NaN/±Inf floats by ``{"$float": "nan"|"inf"|"-inf"}`` so JSON can carry them."""
+def to_json_safe(value: Any, negative_zero: bool = False) -> Any:
+    """Replace NaN/±Inf floats by ``{"$float": "nan"|"inf"|"-inf"}`` so JSON can carry them.
+
+    With ``negative_zero`` -0.0 becomes ``{"$float": "-0"}`` too: for stores whose JSON keeps
+    numbers as decimals (PostgreSQL JSONB turns -0.0 into 0).
+    """
     if isinstance(value, float):
         if math.isfinite(value):
+            if negative_zero and value == 0 and math.copysign(1.0, value) < 0:
+                return {"$float": "-0"}
             return value
         return {"$float": "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")}
     if isinstance(value, dict):
-        return {k: to_json_safe(v) for k, v in value.items()}
+        return {k: to_json_safe(v, negative_zero) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [to_json_safe(v) for v in value]
+        return [to_json_safe(v, negative_zero) for v in value]
     return value
 
 
-_SPECIAL = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+_SPECIAL = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf, "-0": -0.0}
 
 
 def from_json_safe(value: Any) -> Any:

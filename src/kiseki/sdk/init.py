@@ -320,15 +320,7 @@ class _Lifecycle:
 
     def _capture_env(self) -> None:
         try:
-            from kiseki.sdk.environment import CaptureOptions, capture_environment
-
-            opts = CaptureOptions(git=self.settings.capture_git, code=self.settings.capture_code,
-                                  packages=self.settings.capture_packages,
-                                  hardware=self.settings.capture_hardware)
-            program = _main_program()
-            meta = capture_environment(opts, program=program, argv=list(sys.argv),
-                                       cwd=os.getcwd())
-            self.run._emit(rec.Environment(sanitize(meta)))
+            self.run._emit(rec.Environment(_environment(self.settings)))
         except Exception as exc:  # noqa: BLE001 - capture must never break a run
             self.run._emit(rec.Environment({"error": repr(exc)}))
 
@@ -407,6 +399,29 @@ class _Lifecycle:
                 f"`kiseki sync {run.dir}`")
 
 
+_ENV_CACHE: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+
+def _environment(settings: Settings) -> dict[str, Any]:
+    """Captured run conditions. The process's code, packages and machine do not change while
+    it runs, so runs started by one process share one capture (a process that starts hundreds
+    of short runs would otherwise spend its time in git)."""
+    from kiseki.sdk.environment import CaptureOptions, capture_environment
+
+    opts = CaptureOptions(git=settings.capture_git, code=settings.capture_code,
+                          packages=settings.capture_packages, hardware=settings.capture_hardware)
+    program = _main_program()
+    key = (opts, program, os.getcwd(), tuple(sys.argv))
+    with _state_lock:
+        cached = _ENV_CACHE.get(key)
+    if cached is None:
+        cached = sanitize(capture_environment(opts, program=program, argv=list(sys.argv),
+                                              cwd=os.getcwd()))
+        with _state_lock:
+            _ENV_CACHE[key] = cached
+    return cached
+
+
 def _forget(run: Run) -> None:
     """After finish, ``kiseki.run`` is None again (as in wandb)."""
     global _current
@@ -425,6 +440,8 @@ class _ExitHooks:
     """Exit code, uncaught exception and SIGTERM handling; installed once per process."""
 
     installed = False
+    _orig_exit: Any = None
+    _orig_excepthook: Any = None
     exit_code: int | None = None
     error: str | None = None
     killed = False

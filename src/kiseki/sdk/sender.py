@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -57,6 +56,7 @@ class LogShipper:
     backlog: deque[LogEntry] = field(default_factory=deque)
     error: str | None = None
     fatal: bool = False
+    live: bool = False  # a log being written now (its batches also signal liveness)
 
     def __post_init__(self) -> None:
         self.reader = RunLogReader(self.path)
@@ -85,7 +85,7 @@ class LogShipper:
         project, run_id, stream = ident
         if not self.known_hwm:
             try:
-                self.hwm = self.sink.send(project, run_id, stream, [], deadline).hwm
+                self.hwm = self.sink.send(project, run_id, stream, [], deadline, self.live).hwm
             except (AuthError, ValidationError) as exc:  # refused: stop, never retry (R08)
                 self.fatal, self.error = True, str(exc)
                 return 0
@@ -96,7 +96,7 @@ class LogShipper:
             if not batch:
                 continue
             try:
-                result = self.sink.send(project, run_id, stream, batch, deadline)
+                result = self.sink.send(project, run_id, stream, batch, deadline, self.live)
             except (AuthError, ValidationError) as exc:
                 self.fatal, self.error = True, str(exc)
                 return sent
@@ -182,8 +182,10 @@ class SenderLoop:
         self.live: set[str] = set()
         self.commands: deque[dict[str, Any]] = deque()
         self.parent_gone = threading.Event()
+        self.wake = threading.Event()  # set by a new command: no waiting out an idle sleep
         self.last_heartbeat = 0.0
         self.warned: set[str] = set()
+        self.drain_limit = max(30.0, float(settings.finish_timeout))
 
     def read_commands(self, stream: Any) -> None:
         for line in stream:
@@ -191,18 +193,31 @@ class SenderLoop:
                 self.commands.append(json.loads(line))
             except ValueError:
                 continue
+            self.wake.set()
         self.parent_gone.set()
+        self.wake.set()
 
     def run(self) -> None:
         idle = 0.01
+        last_progress = time.monotonic()
         while True:
             self._apply_commands()
             moved = self._step()
             self._heartbeat()
-            if self.parent_gone.is_set() and not self.commands and self._all_drained():
-                break
+            now = time.monotonic()
+            if moved:
+                last_progress = now
+            if self.parent_gone.is_set() and not self.commands:
+                if self._all_drained():
+                    break
+                if now - last_progress > self.drain_limit:
+                    # the training process is gone and the target stays unreachable: the
+                    # logs stay on disk for `kiseki sync`; do not linger forever
+                    self._log("giving up for now; the rest waits for `kiseki sync`")
+                    break
             idle = 0.01 if moved else min(idle * 1.5, 0.25)
-            time.sleep(idle)
+            self.wake.wait(idle)
+            self.wake.clear()
         self.sink.close()
 
     def _apply_commands(self) -> None:
@@ -210,8 +225,11 @@ class SenderLoop:
             cmd = self.commands.popleft()
             path = cmd.get("path", "")
             if cmd.get("op") in ("watch", "recover") and path not in self.shippers:
-                self.shippers[path] = LogShipper(path, self.sink)
+                shipper = self.shippers[path] = LogShipper(path, self.sink)
                 if cmd["op"] == "watch":
+                    # a live log is a new stream (fresh UUID): nothing of it can be stored yet
+                    shipper.known_hwm = True
+                    shipper.live = True
                     self.live.add(path)
             elif cmd.get("op") == "finish":
                 self.finishing[path] = int(cmd.get("seq", 0))
@@ -286,10 +304,25 @@ class SenderLoop:
         return False
 
     def _warn(self, path: str, message: str) -> None:
+        """Tell the training process once (it prints the warning) and keep it in the log."""
         if message in self.warned:
             return
         self.warned.add(message)
-        sys.stderr.write(f"kiseki sender: {os.path.basename(os.path.dirname(path))}: {message}\n")
+        text = f"{os.path.basename(os.path.dirname(path))}: {message}"
+        self._log(text)
+        try:
+            self.out.write(json.dumps({"op": "warn", "path": path, "message": text}) + "\n")
+            self.out.flush()
+        except (OSError, ValueError):
+            pass
+
+    @staticmethod
+    def _log(text: str) -> None:
+        try:
+            sys.stderr.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} kiseki sender: {text}\n")
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
 
 
 def main() -> None:
@@ -308,20 +341,31 @@ def main() -> None:
 # ----------------------------------------------------------------------------------------------
 
 class SenderClient:
-    """Starts and talks to the sender process of this training process (one per target)."""
+    """Starts and talks to the sender process of this training process (one per target).
+
+    A daemon thread (``kiseki-sender-replies``) reads the sender's answers: it is blocked in
+    ``read`` (no GIL held) except when a message arrives, which is rare.
+    """
 
     def __init__(self, settings: Settings) -> None:
         env = dict(os.environ)
         env["KISEKI_SENDER_SETTINGS"] = settings.to_json()
         self._pid = os.getpid()
-        self._proc = subprocess.Popen(
-            [sys.executable, "-c", "from kiseki.sdk.sender import main; main()"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, env=env, close_fds=True, start_new_session=True,
-            text=True, bufsize=1)
+        log = _sender_log(settings)
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-c", "from kiseki.sdk.sender import main; main()"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env,
+                close_fds=True, start_new_session=True, text=True, bufsize=1)
+        finally:
+            if log is not subprocess.DEVNULL:
+                log.close()  # the sender has its own copy
         self._replies: dict[str, dict[str, Any]] = {}
-        self._buffer = ""
-        self._lock = threading.Lock()
+        self._cond = threading.Condition()
+        self._eof = False
+        self._reader = threading.Thread(target=self._read_replies, name="kiseki-sender-replies",
+                                        daemon=True)
+        self._reader.start()
 
     def alive(self) -> bool:
         return self._pid == os.getpid() and self._proc.poll() is None
@@ -343,35 +387,39 @@ class SenderClient:
 
     def finish(self, path: str, seq: int, timeout: float) -> dict[str, Any] | None:
         """Ask the sender to finish ``path`` and wait up to ``timeout`` seconds for it."""
-        with self._lock:
-            if not self._send({"op": "finish", "path": path, "seq": seq}):
-                return None
-            deadline = time.monotonic() + timeout
+        if not self._send({"op": "finish", "path": path, "seq": seq}):
+            return None
+        deadline = time.monotonic() + timeout
+        with self._cond:
             while path not in self._replies:
                 left = deadline - time.monotonic()
-                if left <= 0 or not self._read_replies(left):
+                if left <= 0 or self._eof:
                     return None
+                self._cond.wait(left)
             return self._replies.pop(path)
 
-    def _read_replies(self, timeout: float) -> bool:
+    def _read_replies(self) -> None:
+        from kiseki.sdk.run import warn
+
         out = self._proc.stdout
         assert out is not None
-        fd = out.fileno()
-        ready, _, _ = select.select([fd], [], [], timeout)
-        if not ready:
-            return True
-        chunk = os.read(fd, 65536).decode("utf-8", "replace")
-        if not chunk:
-            return False
-        self._buffer += chunk
-        while "\n" in self._buffer:
-            line, self._buffer = self._buffer.split("\n", 1)
-            try:
-                msg = json.loads(line)
-            except ValueError:
-                continue
-            self._replies[msg.get("path", "")] = msg
-        return True
+        try:
+            for line in out:
+                try:
+                    msg = json.loads(line)
+                except ValueError:
+                    continue
+                if msg.get("op") == "warn":
+                    warn(str(msg.get("message")))
+                    continue
+                with self._cond:
+                    self._replies[msg.get("path", "")] = msg
+                    self._cond.notify_all()
+        except (OSError, ValueError):
+            pass
+        with self._cond:
+            self._eof = True
+            self._cond.notify_all()
 
     def close(self) -> None:
         """Close the command pipe; the sender drains what is left and exits on its own."""
@@ -382,6 +430,15 @@ class SenderClient:
                 self._proc.stdin.close()
         except OSError:
             pass
+
+
+def _sender_log(settings: Settings) -> Any:
+    """The sender's own log file (its warnings also reach the training process once)."""
+    try:
+        os.makedirs(settings.root_dir, exist_ok=True)
+        return open(os.path.join(settings.root_dir, "sender.log"), "a")  # noqa: SIM115
+    except OSError:
+        return subprocess.DEVNULL
 
 
 _clients: dict[str, SenderClient] = {}

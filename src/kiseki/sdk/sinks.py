@@ -2,7 +2,7 @@
 
 Contract (both sinks, called from one thread of the sender process):
 
-- ``send(project, run_id, stream, entries)`` applies a batch of consecutive entries of one
+- ``send(project, run_id, stream, entries, deadline, live)`` applies a batch of consecutive entries of one
   stream and returns the stream's high-water mark. It retries transient failures itself with
   jittered exponential backoff (honouring ``Retry-After``) until ``deadline``, then raises
   :class:`TransportError`. It raises :class:`AuthError` when credentials are refused (not
@@ -30,7 +30,7 @@ class Sink(Protocol):
     target: str
 
     def send(self, project: str, run_id: str, stream: str, entries: list[LogEntry],
-             deadline: float | None = None) -> rec.IngestResult: ...
+             deadline: float | None = None, live: bool = True) -> rec.IngestResult: ...
 
     def heartbeat(self, runs: list[tuple[str, str]]) -> None: ...
 
@@ -55,12 +55,12 @@ class EmbeddedSink:
         self.store = SQLStore.open(self.target, blob_dir=settings.root_dir)
 
     def send(self, project: str, run_id: str, stream: str, entries: list[LogEntry],
-             deadline: float | None = None) -> rec.IngestResult:
+             deadline: float | None = None, live: bool = True) -> rec.IngestResult:
         decoded = [(e.seq, e.record) for e in entries]
         delays = backoff_delays(0.05, 2.0)
         while True:
             try:
-                return self.store.ingest(project, run_id, stream, decoded)
+                return self.store.ingest(project, run_id, stream, decoded, live=live)
             except StorageUnavailableError as exc:
                 if deadline is not None and time.monotonic() > deadline:
                     raise TransportError(f"store busy: {exc}") from exc
@@ -89,13 +89,17 @@ class HttpSink:
         self._httpx = httpx
         self._client = httpx.Client(base_url=self.target, headers=headers,
                                     timeout=httpx.Timeout(timeout, connect=5.0))
+        # while a send retries, the sender sends no heartbeat; an applied batch refreshes the
+        # run's heartbeat, so our own backoff never waits longer than one heartbeat interval:
+        # a restarted server hears from a live run within its startup grace (R17)
+        self._max_backoff = max(0.05, float(settings.heartbeat_interval))
 
     def send(self, project: str, run_id: str, stream: str, entries: list[LogEntry],
-             deadline: float | None = None) -> rec.IngestResult:
+             deadline: float | None = None, live: bool = True) -> rec.IngestResult:
         import msgspec
 
         batch = rec.IngestBatch(project, run_id, stream, [msgspec.Raw(_record_part(e))
-                                                          for e in entries])
+                                                          for e in entries], live)
         return self._post(batch, deadline)
 
     def _post(self, batch: rec.IngestBatch, deadline: float | None) -> rec.IngestResult:
@@ -111,13 +115,14 @@ class HttpSink:
             if status == 413 and len(batch.entries) > 1:
                 half = len(batch.entries) // 2
                 self._post(rec.IngestBatch(batch.project, batch.run_id, batch.stream,
-                                           batch.entries[:half]), deadline)
+                                           batch.entries[:half], batch.live), deadline)
                 return self._post(rec.IngestBatch(batch.project, batch.run_id, batch.stream,
-                                                  batch.entries[half:]), deadline)
+                                                  batch.entries[half:], batch.live), deadline)
             if status in (400, 404, 413, 422):
                 raise ValidationError(f"server refused a batch of {run_id_of(batch)} "
                                       f"(HTTP {status}); it stays in the run log")
-            delay = retry_after if retry_after is not None else next(delays)
+            delay = retry_after if retry_after is not None else min(next(delays),
+                                                                    self._max_backoff)
             if deadline is not None and time.monotonic() + delay > deadline:
                 raise TransportError(f"server {self.target} unavailable (last status {status})")
             time.sleep(delay)

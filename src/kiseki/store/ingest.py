@@ -14,7 +14,7 @@ from collections import defaultdict
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from kiseki.core import records as rec
 from kiseki.core.keys import validate_key
@@ -22,7 +22,8 @@ from kiseki.core.errors import ValidationError
 from kiseki.core.values import from_json_safe, sanitize, to_json_safe
 from kiseki.store import metrics as m
 from kiseki.store.tables import (
-    alerts, console_lines, metric_buckets, metric_keys, projects, run_streams, runs,
+    alerts, console_lines, metric_blocks, metric_buckets, metric_keys, projects, run_streams,
+    runs,
 )
 
 MAX_CONSOLE_LINE = 100_000
@@ -73,9 +74,10 @@ class _RunChanges:
 class BatchApplier:
     """Applies the entries of one stream batch inside one transaction."""
 
-    def __init__(self, conn: Connection, run_pk: int) -> None:
+    def __init__(self, conn: Connection, run_pk: int, live: bool = True) -> None:
         self.conn = conn
         self.run_pk = run_pk
+        self.live = live
         row = conn.execute(select(runs).where(runs.c.id == run_pk)).one()._mapping
         self.run = _RunChanges(dict(row))
         self.points: dict[tuple[str, str], m.KeyBatch] = {}
@@ -115,7 +117,9 @@ class BatchApplier:
         run.dirty_config = True
         run.set(name=r.name[:256], tags=[str(t)[:256] for t in r.tags], run_group=r.group,
                 job_type=r.job_type, notes=r.notes, state="running", finished_at=None,
-                exit_code=None, error=None, sdk_version=r.sdk_version[:32], heartbeat_at=_now())
+                exit_code=None, error=None, sdk_version=r.sdk_version[:32],
+                # a synced log's last sign of life is when it was written, not now
+                heartbeat_at=_now() if self.live else r.created_at)
 
     def _on_ConfigUpdate(self, r: rec.ConfigUpdate) -> None:
         self.run.config.update(r.values)
@@ -197,7 +201,7 @@ class BatchApplier:
             self.conn.execute(insert(console_lines), rows)
 
     def _on_Environment(self, r: rec.Environment) -> None:
-        self.run.set(env=to_json_safe(r.metadata))
+        self.run.set(env=to_json_safe(r.metadata, negative_zero=True))
 
     def _on_RunUpdate(self, r: rec.RunUpdate) -> None:
         if r.name is not None:
@@ -236,40 +240,56 @@ class BatchApplier:
         return int(key["count"]) if key else 0
 
     def flush_points(self) -> None:
+        """Write buffered points: a few multi-row statements per batch, whatever the key count."""
         self._flush_metrics()
         if not self.points:
             return
         keys = self._load_keys()
+        aggs = {name: m.batch_aggregates(batch) for (name, _), batch in self.points.items()}
+        self._create_keys([(name, kind) for name, kind in self.points if name not in keys], aggs)
+        blocks: list[dict[str, Any]] = []
+        changes: list[dict[str, Any]] = []
         buckets: list[dict[str, Any]] = []
-        for (name, kind), batch in self.points.items():
-            agg = m.batch_aggregates(batch)
-            key = keys.get(name)
-            if key is None:
-                key = self._create_key(name, kind, agg)
-                changes: dict[str, Any] = {}
-            else:
-                changes = _merge_aggregates(key, agg)
-                key.update(changes)
-            small = key.get("small_blocks") or 0
-            m.insert_points(self.conn, key, batch)
-            if key["small_blocks"] != small:
-                changes["small_blocks"] = key["small_blocks"]
-            if changes:
-                self.conn.execute(update(metric_keys).where(metric_keys.c.id == key["id"])
-                                  .values(**changes))
+        compact: list[int] = []
+        for (name, _), batch in self.points.items():
+            key = keys[name]
+            change = {} if key.pop("_new", False) else _merge_aggregates(key, aggs[name])
+            key.update(change)
+            block = m.block_row(key["id"], batch)
+            blocks.append(block)
+            if block["n"] < m.SMALL_BLOCK:
+                key["small_blocks"] = int(key.get("small_blocks") or 0) + 1
+                if key["small_blocks"] >= m.COMPACT_AFTER:
+                    compact.append(key["id"])
+                    key["small_blocks"] = 0
+                change["small_blocks"] = key["small_blocks"]
+            if change:
+                changes.append({"b_id": key["id"], **_all_key_columns(key)})
             buckets.extend(m.bucket_rows(key["id"], batch))
+        self.conn.execute(insert(metric_blocks), blocks)
+        for key_id in compact:
+            m.compact_small_blocks(self.conn, key_id)
+        if changes:
+            self.conn.execute(_KEY_UPDATE, changes)
         m.upsert_buckets(self.conn, buckets)
         self.points = {}
         self.run.dirty_summary = True
 
-    def _create_key(self, name: str, kind: str, agg: dict[str, Any]) -> dict[str, Any]:
-        row = {"run_pk": self.run_pk, "key": name, "kind": kind, "small_blocks": 0,
-               **_key_values(agg)}
-        row["id"] = int(self.conn.execute(insert(metric_keys).values(**row)
-                                          .returning(metric_keys.c.id)).scalar_one())
+    def _create_keys(self, new: list[tuple[str, str]], aggs: dict[str, dict[str, Any]]) -> None:
+        if not new:
+            return
+        rows = [{"run_pk": self.run_pk, "key": name, "kind": kind, "small_blocks": 0,
+                 **_key_values(aggs[name])} for name, kind in new]
+        self.conn.execute(insert(metric_keys), rows)
+        ids = dict(self.conn.execute(
+            select(metric_keys.c.key, metric_keys.c.id).where(
+                metric_keys.c.run_pk == self.run_pk,
+                metric_keys.c.key.in_([r["key"] for r in rows]))).all())
         assert self.keys is not None
-        self.keys[name] = row
-        return row
+        for row in rows:
+            row["id"] = int(ids[row["key"]])
+            row["_new"] = True
+            self.keys[row["key"]] = row
 
     def rewind(self, step: int) -> None:
         """Delete history at ``step`` and after, then rebuild the affected summaries."""
@@ -297,10 +317,11 @@ class BatchApplier:
         run = self.run
         now = _now()
         if run.dirty_config:
-            run.set(config=to_json_safe(run.config))
+            run.set(config=to_json_safe(run.config, negative_zero=True))
         if run.dirty_summary:
-            run.set(summary=to_json_safe(self._summary()),
-                    summary_user=to_json_safe(run.summary_user), metric_defs=run.metric_defs)
+            run.set(summary=to_json_safe(self._summary(), negative_zero=True),
+                    summary_user=to_json_safe(run.summary_user, negative_zero=True),
+                    metric_defs=run.metric_defs)
             steps = [k["last_step"] for k in self._load_keys().values()
                      if k["kind"] == "history" and k["last_step"] is not None]
             if steps:
@@ -338,8 +359,10 @@ def _scrub(record: Any) -> Any:
         if isinstance(value, str):
             if "\x00" in value:
                 changes[field] = value.replace("\x00", "\ufffd")
-        elif isinstance(value, (dict, list)):
-            changes[field] = sanitize(value)
+        elif isinstance(value, dict):  # each value on its own, as the SDK's Config does
+            changes[field] = {sanitize(k): sanitize(v) for k, v in value.items()}
+        elif isinstance(value, list):
+            changes[field] = [sanitize(v) for v in value]
     return msgspec.structs.replace(record, **changes) if changes else record
 
 
@@ -378,6 +401,17 @@ def _key_values(agg: dict[str, Any]) -> dict[str, Any]:
             "min": agg["min"], "max": agg["max"], "first": first, "first_special": first_special,
             "first_step": agg["first_step"], "last": last, "last_special": last_special,
             "last_step": agg["last_step"], "first_ts": agg["first_ts"], "last_ts": agg["last_ts"]}
+
+
+_KEY_COLUMNS = ("count", "finite_count", "sum", "min", "max", "first", "first_special",
+                "first_step", "last", "last_special", "last_step", "first_ts", "last_ts",
+                "small_blocks")
+_KEY_UPDATE = (update(metric_keys).where(metric_keys.c.id == bindparam("b_id"))
+               .values({c: bindparam(c) for c in _KEY_COLUMNS}))
+
+
+def _all_key_columns(key: dict[str, Any]) -> dict[str, Any]:
+    return {c: key.get(c) for c in _KEY_COLUMNS}
 
 
 def _merge_aggregates(key: dict[str, Any], agg: dict[str, Any]) -> dict[str, Any]:
@@ -422,8 +456,13 @@ def stream_hwm(conn: Connection, run_pk: int, stream: str, lock: bool) -> int | 
 
 
 def apply_batch(conn: Connection, project: str, run_id: str, stream: str,
-                entries: list[tuple[int, rec.Record | None]]) -> rec.IngestResult:
-    """Apply the entries of one stream with ``seq`` above the stream's high-water mark."""
+                entries: list[tuple[int, rec.Record | None]],
+                live: bool = True) -> rec.IngestResult:
+    """Apply the entries of one stream with ``seq`` above the stream's high-water mark.
+
+    ``live`` batches come from a log being written now and count as a heartbeat; batches of
+    ``kiseki sync`` or crash recovery do not, so syncing a crashed run does not revive it.
+    """
     run_pk = ensure_run(conn, project, run_id)
     hwm = stream_hwm(conn, run_pk, stream, lock=True)
     if hwm is None:
@@ -433,10 +472,10 @@ def apply_batch(conn: Connection, project: str, run_id: str, stream: str,
     todo = sorted((e for e in entries if e[0] > hwm), key=lambda e: e[0])
     if not todo:
         return rec.IngestResult(hwm=hwm, applied=0)
-    applier = BatchApplier(conn, run_pk)
+    applier = BatchApplier(conn, run_pk, live)
     for seq, record in todo:
         applier.apply(seq, record)
-    applier.finish(heartbeat=True)
+    applier.finish(heartbeat=live)
     new_hwm = todo[-1][0]
     conn.execute(update(run_streams)
                  .where(run_streams.c.run_pk == run_pk, run_streams.c.stream == stream)

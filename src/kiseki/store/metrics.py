@@ -67,27 +67,25 @@ def unpack(data: bytes, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return steps, ts, values
 
 
+def _block(key_id: int, steps: np.ndarray, ts: np.ndarray, values: np.ndarray) -> dict[str, Any]:
+    return {"key_id": key_id, "n": len(steps), "step_min": int(steps.min()),
+            "step_max": int(steps.max()), "ts_min": float(ts.min()), "ts_max": float(ts.max()),
+            "data": pack(steps, ts, values)}
+
+
+def block_row(key_id: int, batch: KeyBatch) -> dict[str, Any]:
+    """The ``metric_blocks`` row holding one key's points of one batch."""
+    return _block(key_id, np.asarray(batch.steps, dtype=np.int64),
+                  np.asarray(batch.ts, dtype=np.float64),
+                  np.asarray(batch.values, dtype=np.float64))
+
+
 def insert_block(conn: Connection, key_id: int, steps: np.ndarray, ts: np.ndarray,
                  values: np.ndarray, block_id: int | None = None) -> None:
-    row: dict[str, Any] = {
-        "key_id": key_id, "n": len(steps), "step_min": int(steps.min()),
-        "step_max": int(steps.max()), "ts_min": float(ts.min()), "ts_max": float(ts.max()),
-        "data": pack(steps, ts, values)}
+    row = _block(key_id, steps, ts, values)
     if block_id is not None:
         row["id"] = block_id
     conn.execute(insert(metric_blocks).values(**row))
-
-
-def insert_points(conn: Connection, key: dict[str, Any], batch: KeyBatch) -> None:
-    """Append a batch of one key as one block; merge accumulated small blocks now and then."""
-    steps = np.asarray(batch.steps, dtype=np.int64)
-    insert_block(conn, key["id"], steps, np.asarray(batch.ts, dtype=np.float64),
-                 np.asarray(batch.values, dtype=np.float64))
-    if len(steps) < SMALL_BLOCK:
-        key["small_blocks"] = int(key.get("small_blocks") or 0) + 1
-        if key["small_blocks"] >= COMPACT_AFTER:
-            compact_small_blocks(conn, key["id"])
-            key["small_blocks"] = 0
 
 
 def compact_small_blocks(conn: Connection, key_id: int) -> None:
@@ -154,7 +152,9 @@ def delete_from_step(conn: Connection, key_id: int, step: int) -> None:
 
 
 def bucket_rows(key_id: int, batch: KeyBatch) -> list[dict[str, Any]]:
-    """Aggregate a batch into bucket rows for every level (vectorised)."""
+    """Aggregate a batch into bucket rows for every level (vectorised when it pays off)."""
+    if len(batch.steps) <= 32:
+        return _bucket_rows_small(key_id, batch)
     steps = np.asarray(batch.steps, dtype=np.int64)
     values = np.asarray(batch.values, dtype=np.float64)
     ts = np.asarray(batch.ts, dtype=np.float64)
@@ -189,6 +189,38 @@ def bucket_rows(key_id: int, batch: KeyBatch) -> list[dict[str, Any]]:
                 "last_step": int(last_steps[i]), "ts_min": float(ts_min[i]),
                 "ts_max": float(ts_max[i]),
             })
+    return rows
+
+
+def _bucket_rows_small(key_id: int, batch: KeyBatch) -> list[dict[str, Any]]:
+    # numpy's per-call overhead dominates for the handful of points of a live batch
+    rows: list[dict[str, Any]] = []
+    points = sorted(zip(batch.steps, range(len(batch.steps)), batch.ts, batch.values))
+    for level in range(FIRST_LEVEL, LEVELS + 1):
+        shift = BUCKET_SHIFT * level
+        current: dict[str, Any] | None = None
+        for step, _, ts, value in points:
+            bucket = int(step) >> shift
+            if current is None or current["bucket"] != bucket:
+                current = {"key_id": key_id, "level": level, "bucket": bucket, "count": 0,
+                           "finite_count": 0, "sum": 0.0, "min": None, "max": None,
+                           "last": None, "last_step": int(step), "ts_min": ts, "ts_max": ts}
+                rows.append(current)
+            value = float(value)
+            current["count"] += 1
+            if value == value:
+                current["finite_count"] += 1
+                current["sum"] += value
+                if current["min"] is None or value < current["min"]:
+                    current["min"] = value
+                if current["max"] is None or value > current["max"]:
+                    current["max"] = value
+            current["last"] = _none_if_nan(value)
+            current["last_step"] = int(step)
+            current["ts_min"] = min(current["ts_min"], ts)
+            current["ts_max"] = max(current["ts_max"], ts)
+    for row in rows:
+        row["sum"] = _none_if_nan(row["sum"])
     return rows
 
 

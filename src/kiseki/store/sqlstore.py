@@ -32,6 +32,7 @@ class SQLStore:
         self.blob_dir = blob_dir
         self.heartbeat_timeout = heartbeat_timeout
         self.grace_until = grace_until
+        self._key_cache: tuple[float, set[str]] | None = None
 
     @classmethod
     def open(cls, url: str, blob_dir: str | None = None, heartbeat_timeout: float = 300.0,
@@ -74,12 +75,13 @@ class SQLStore:
 
     # -- writes ---------------------------------------------------------------------------------
     def ingest(self, project: str, run_id: str, stream: str,
-               entries: list[tuple[int, rec.Record | None]]) -> rec.IngestResult:
+               entries: list[tuple[int, rec.Record | None]],
+               live: bool = True) -> rec.IngestResult:
         """Apply a batch of one stream idempotently (see :mod:`kiseki.store.ingest`)."""
         for _ in range(4):
             try:
                 with self.engine.begin() as conn:
-                    return ingest.apply_batch(conn, project, run_id, stream, entries)
+                    return ingest.apply_batch(conn, project, run_id, stream, entries, live)
             except IntegrityError:
                 # two writers created the same project/run/stream row at once: the loser
                 # retries and now finds the row

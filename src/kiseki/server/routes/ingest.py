@@ -69,7 +69,8 @@ def _gunzip(body: bytes, limit: int) -> bytes:
 def _decode(body: bytes) -> tuple[rec.IngestBatch, list[tuple[int, rec.Record | None]]]:
     try:
         batch = rec.decode_batch(body)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
+        # msgspec raises UnicodeDecodeError for a string that is not valid UTF-8 (I06)
         raise ValidationError(f"ingest body is not a valid msgpack IngestBatch: {exc}") from exc
     except RecursionError:
         raise ValidationError("ingest body is nested too deeply to decode") from None
@@ -77,7 +78,7 @@ def _decode(body: bytes) -> tuple[rec.IngestBatch, list[tuple[int, rec.Record | 
     for raw in batch.entries:
         try:
             entries.append(rec.decode_entry(raw))
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
             raise ValidationError(f"an entry of the batch is malformed: {exc}") from exc
         except RecursionError:
             raise ValidationError("an entry of the batch is nested too deeply to decode") from None
@@ -97,7 +98,7 @@ async def ingest(request: Request, store: Store) -> Response:
     if any(seq < 1 for seq, _ in entries):
         raise ValidationError("entry seq must be >= 1")
     result = await run_in_threadpool(store.ingest, batch.project, batch.run_id, batch.stream,
-                                     entries)
+                                     entries, batch.live)
     return Response(msgspec.json.encode(result), media_type="application/json")
 
 
