@@ -353,6 +353,9 @@ class _Lifecycle:
         """Hand logs of earlier runs in this folder that never finished syncing to the sender."""
         assert self.client is not None
         target = self.settings.base_url or self.settings.store_url()
+        if (target, self.runs_dir) in _RECOVERED:
+            return  # once per process: later runs of this process are its own sender's job
+        _RECOVERED.add((target, self.runs_dir))
         try:
             names = sorted(os.listdir(self.runs_dir))
         except OSError:
@@ -400,6 +403,7 @@ class _Lifecycle:
 
 
 _ENV_CACHE: dict[tuple[Any, ...], dict[str, Any]] = {}
+_RECOVERED: set[tuple[str, str]] = set()
 
 
 def _environment(settings: Settings) -> dict[str, Any]:
