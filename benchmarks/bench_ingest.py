@@ -5,7 +5,8 @@ SDK's sender sends them: 2,000 entries x 10 metrics = 20,000 points per request)
 figure measures the server: points stored per second of wall time, from the first request to
 the last answer.
 
-    python benchmarks/bench_ingest.py [--writers 4] [--batches 25] [--database URL] [--json]
+    python benchmarks/bench_ingest.py [--writers 4] [--batches 25] [--database URL]
+        [--workers-server N] [--json]
 """
 
 from __future__ import annotations
@@ -20,12 +21,16 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 
 ENTRIES = 2_000
 KEYS = 10
 
 
-def _bodies(writer: int, batches: int) -> list[bytes]:
+PROJECT = f"ingest-{uuid.uuid4().hex[:8]}"  # a fresh project: nothing is deduplicated away
+
+
+def _bodies(writer: int, batches: int, project: str = PROJECT) -> list[bytes]:
     import msgspec
 
     from kiseki.core import records as rec
@@ -38,21 +43,22 @@ def _bodies(writer: int, batches: int) -> list[bytes]:
         if b == 0:
             seq += 1
             raws.append(msgspec.Raw(rec.encode_entry(seq, rec.RunStart(
-                project="ingest", run_id=f"w{writer}", name=f"w{writer}", created_at=time.time()))))
+                project=project, run_id=f"w{writer}", name=f"w{writer}", created_at=time.time()))))
         for i in range(ENTRIES):
             seq += 1
             step = b * ENTRIES + i
             raws.append(msgspec.Raw(rec.encode_entry(seq, rec.Metrics(
                 step, time.time(), {n: step * 0.001 + k for k, n in enumerate(names)}))))
-        batch = rec.IngestBatch("ingest", f"w{writer}", "stream", raws)
+        batch = rec.IngestBatch(project, f"w{writer}", "stream", raws)
         out.append(gzip.compress(rec.encode(batch), compresslevel=1))
     return out
 
 
-def _writer(url: str, writer: int, batches: int, ready: mp.Barrier, out: mp.Queue) -> None:  # type: ignore[type-arg]
+def _writer(url: str, writer: int, batches: int, project: str, ready: mp.Barrier,  # type: ignore[type-arg]
+            out: mp.Queue) -> None:  # type: ignore[type-arg]
     import httpx
 
-    bodies = _bodies(writer, batches)
+    bodies = _bodies(writer, batches, project)
     headers = {"Content-Type": "application/x-msgpack", "Content-Encoding": "gzip"}
     with httpx.Client(timeout=120) as client:
         ready.wait()
@@ -66,6 +72,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--writers", type=int, default=4)
     parser.add_argument("--batches", type=int, default=25)
+    parser.add_argument("--workers-server", type=int, default=1,
+                        help="`kiseki server --workers` (worker processes)")
     parser.add_argument("--database", default=None)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -73,7 +81,8 @@ def main() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    cmd = [sys.executable, "-m", "kiseki", "server", "--port", str(port), "--dir", home]
+    cmd = [sys.executable, "-m", "kiseki", "server", "--port", str(port), "--dir", home,
+           "--workers", str(args.workers_server)]
     if args.database:
         cmd += ["--database", args.database]
     log = open(os.path.join(home, "server.log"), "wb")
@@ -84,7 +93,7 @@ def main() -> None:
         _wait(url)
         ready = mp.Barrier(args.writers)
         out: mp.Queue = mp.Queue()  # type: ignore[type-arg]
-        procs = [mp.Process(target=_writer, args=(url, w, args.batches, ready, out))
+        procs = [mp.Process(target=_writer, args=(url, w, args.batches, PROJECT, ready, out))
                  for w in range(args.writers)]
         for p in procs:
             p.start()
@@ -93,7 +102,8 @@ def main() -> None:
             p.join()
         wall = max(s[1] for s in spans) - min(s[0] for s in spans)
         points = args.writers * args.batches * ENTRIES * KEYS
-        result = {"writers": args.writers, "points": points, "wall_s": wall,
+        result = {"writers": args.writers, "server_workers": args.workers_server,
+                  "points": points, "wall_s": wall,
                   "points_per_s": points / wall,
                   "database": args.database or "sqlite (default)"}
         print(json.dumps(result) if args.json else

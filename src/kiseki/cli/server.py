@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import click
 
 from kiseki.core.errors import UsageError
@@ -21,20 +23,27 @@ def register(cli: click.Group) -> None:
               help="Listen on a non-loopback address without requiring API keys.")
 @click.option("--heartbeat-timeout", type=float, default=None,
               help="Seconds without a heartbeat before a running run shows as crashed.")
+@click.option("--workers", type=int, default=1, show_default=True,
+              help="Worker processes (the server is stateless; useful with PostgreSQL).")
 def server_cmd(host: str, port: int, database_url: str | None, data_dir: str | None,
-               insecure: bool, heartbeat_timeout: float | None) -> None:
+               insecure: bool, heartbeat_timeout: float | None, workers: int) -> None:
     """Serve the kiseki API (and web app) for this store."""
     serve(host=host, port=port, database_url=database_url, data_dir=data_dir,
-          insecure=insecure, heartbeat_timeout=heartbeat_timeout)
+          insecure=insecure, heartbeat_timeout=heartbeat_timeout, workers=workers)
 
 
-def serve(**options: object) -> None:
+def serve(workers: int = 1, **options: object) -> None:
+    import json
+    import os
+
     import uvicorn
 
     from kiseki.server.app import create_app
     from kiseki.server.settings import from_env
     from kiseki.store.sqlstore import SQLStore
 
+    if workers < 1:
+        raise UsageError(f"--workers must be >= 1, got {workers}")
     settings = from_env(**options)
     if settings.auth_required:
         store = SQLStore.open(settings.store_url())
@@ -49,8 +58,16 @@ def serve(**options: object) -> None:
     click.echo(f"kiseki server on http://{_display(settings.host)}:{settings.port} "
                f"(store: {settings.store_url()}, auth: "
                f"{'API keys' if settings.auth_required else 'none (loopback)'})")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_level="warning", timeout_graceful_shutdown=3)
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
+                    log_level="warning", timeout_graceful_shutdown=3)
+        return
+    # worker processes import the app themselves: hand them the settings explicitly
+    SQLStore.open(settings.store_url()).close()  # migrate once, before the workers start
+    os.environ["KISEKI_SERVER_SETTINGS"] = json.dumps(dataclasses.asdict(settings))
+    uvicorn.run("kiseki.server.app:app_from_settings_env", factory=True, host=settings.host,
+                port=settings.port, workers=workers, log_level="warning",
+                timeout_graceful_shutdown=3)
 
 
 def _display(host: str) -> str:

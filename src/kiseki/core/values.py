@@ -1,8 +1,8 @@
 """Turning arbitrary user values into JSON-able data, deterministically (reliability I01-I05).
 
 ``sanitize`` never raises: sets become sorted lists, datetimes ISO strings, paths strings,
-dataclasses and objects with ``__dict__`` dicts, enums their value, arrays lists, and anything
-else its ``repr`` (or a placeholder when ``repr`` itself fails). Depth, size and string limits
+dataclasses dicts, enums their value, arrays lists, and anything else its ``repr`` (or a
+placeholder when ``repr`` itself fails). Depth, size and string limits
 replace the excess with a marker and report it, so a 10,000-deep or cyclic config cannot crash
 the caller. Non-finite floats survive: JSON documents carry them as ``{"$float": "nan"}``.
 """

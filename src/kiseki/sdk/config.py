@@ -33,7 +33,9 @@ class Config:
         report = SanitizeReport()
         clean: dict[str, Any] = {}
         for key, value in values.items():
-            name = validate_key(str(key))
+            # config keys are free-form (wandb allows "a.b", "", "."); they are data, not
+            # metric names, so they are only made plain text
+            name = sanitize(str(key), report)
             new = sanitize(value, report)
             if not allow_val_change and name in items and items[name] != new:
                 raise UsageError(

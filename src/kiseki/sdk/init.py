@@ -464,8 +464,21 @@ class _ExitHooks:
             try:
                 if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
                     signal.signal(signal.SIGTERM, cls._sigterm)
+                    os.register_at_fork(after_in_child=cls._after_fork)
             except (ValueError, OSError):
                 pass
+
+    @classmethod
+    def _after_fork(cls) -> None:
+        # A forked child (multiprocessing or DataLoader worker) owns no run: SIGTERM goes back
+        # to the kernel's default. Under a Python-level handler, a worker that gets SIGTERM
+        # just before blocking on a lock in C never runs it, and Pool.terminate() waits for
+        # that worker forever (R22).
+        try:
+            if signal.getsignal(signal.SIGTERM) == cls._sigterm:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        except (ValueError, OSError):
+            pass
 
     @classmethod
     def _exit(cls, code: Any = None) -> None:

@@ -63,3 +63,12 @@ def create_app(settings: ServerSettings, store: SQLStore | None = None) -> FastA
             f"<a href='{API}/docs'>{API}/docs</a>.</p>")
 
     return app
+
+
+def app_from_settings_env() -> FastAPI:
+    """App factory for worker processes started by ``kiseki server --workers N``."""
+    import json
+    import os
+
+    data = json.loads(os.environ["KISEKI_SERVER_SETTINGS"])
+    return create_app(ServerSettings(**data))
