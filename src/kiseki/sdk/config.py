@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -34,8 +35,8 @@ class Config:
         clean: dict[str, Any] = {}
         for key, value in values.items():
             # config keys are free-form (wandb allows "a.b", "", "."); they are data, not
-            # metric names, so they are only made plain text
-            name = sanitize(str(key), report)
+            # metric names, so they are only made plain text, NFC like every key (I06)
+            name = unicodedata.normalize("NFC", sanitize(str(key), report))
             new = sanitize(value, report)
             if not allow_val_change and name in items and items[name] != new:
                 raise UsageError(

@@ -10,6 +10,7 @@ import signal
 import sys
 import threading
 import time
+import unicodedata
 import uuid
 from typing import Any
 
@@ -151,7 +152,8 @@ class _Starter:
                   dir=run_dir, writer=writer, start_step=start_step, url=self._url(run_id),
                   tags=self.tags, group=self.group, job_type=self.job_type, notes=self.notes)
         report = SanitizeReport()
-        clean_config = sanitize(self.config, report)
+        clean_config = {unicodedata.normalize("NFC", k): v
+                        for k, v in sanitize(self.config, report).items()}
         run.config._items.update(clean_config)
         writer.append(rec.RunStart(
             project=self.project, run_id=run_id, name=name, created_at=time.time(),
