@@ -165,8 +165,8 @@ _encoder = msgspec.msgpack.Encoder()
 
 
 def encode_entry(seq: int, record: _Record) -> bytes:
-    """Encode one entry for the run log or the wire."""
-    return _encoder.encode(Entry(seq, record))  # type: ignore[arg-type]
+    """Encode one entry for the run log or the wire (the msgpack array ``[seq, record]``)."""
+    return _encoder.encode((seq, record))
 
 
 def decode_entry(payload: bytes) -> tuple[int, Record | None]:

@@ -25,6 +25,15 @@ from kiseki.sdk.settings import Settings
 
 _getpid = os.getpid
 _now = time.time
+# bumped in every forked child: log() compares it instead of calling getpid() each time
+_fork_generation = [0]
+
+
+def _after_fork_in_child() -> None:
+    _fork_generation[0] += 1
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 _MAX_STEP = 2**63 - 1
 
 
@@ -72,6 +81,7 @@ class Run:
         self._notes = notes
         self._writer = writer
         self._pid = _getpid()
+        self._generation = _fork_generation[0]
         self._step = start_step
         self._keymap: dict[Any, str] = {}
         self._warned: set[str] = set()
@@ -137,7 +147,7 @@ class Run:
         Example:
             >>> run.log({"train/loss": 0.5, "train/acc": 0.8})
         """
-        if self._pid != _getpid():
+        if self._generation != _fork_generation[0]:
             self._forked()
         if self._finished:
             raise UsageError(f"run {self.id} is finished; call kiseki.init() for a new run")
