@@ -175,3 +175,18 @@ def test_crashed_after_heartbeat_timeout(store_url: str) -> None:
         assert store.get_run("p", "r")["state"] == "running"
     finally:
         store.close()
+
+
+def test_head_revision_constant_matches_alembic(store_url: str) -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from kiseki.store.engine import HEAD_REVISION, MIGRATIONS_DIR, current_revision, make_engine
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    assert ScriptDirectory.from_config(cfg).get_current_head() == HEAD_REVISION
+    SQLStore.open(store_url).close()
+    engine = make_engine(store_url)
+    assert current_revision(engine) == HEAD_REVISION
+    engine.dispose()

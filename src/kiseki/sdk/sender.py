@@ -403,22 +403,36 @@ class SenderClient:
 
         out = self._proc.stdout
         assert out is not None
-        try:
-            for line in out:
-                try:
-                    msg = json.loads(line)
-                except ValueError:
-                    continue
-                if msg.get("op") == "warn":
-                    warn(str(msg.get("message")))
-                    continue
-                with self._cond:
-                    self._replies[msg.get("path", "")] = msg
-                    self._cond.notify_all()
-        except (OSError, ValueError):
-            pass
+        # raw reads on the descriptor: a thread blocked inside a buffered file object holds
+        # its lock, and a forked child (DataLoader, Pool workers) that closes that object at
+        # exit would wait for the lock forever (R22)
+        fd = out.fileno()
+        buffer = b""
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            buffer += chunk
+            while b"\n" in buffer:
+                line, buffer = buffer.split(b"\n", 1)
+                self._on_reply(line, warn)
         with self._cond:
             self._eof = True
+            self._cond.notify_all()
+
+    def _on_reply(self, line: bytes, warn: Any) -> None:
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            return
+        if msg.get("op") == "warn":
+            warn(str(msg.get("message")))
+            return
+        with self._cond:
+            self._replies[msg.get("path", "")] = msg
             self._cond.notify_all()
 
     def close(self) -> None:
