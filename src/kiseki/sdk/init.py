@@ -104,7 +104,7 @@ def _load_yaml_or_json(path: str) -> dict[str, Any]:
     except OSError as exc:
         raise UsageError(f"config file {path!r} cannot be read: {exc}") from exc
     try:
-        import yaml  # optional
+        import yaml  # type: ignore[import-untyped]  # optional
 
         data = yaml.safe_load(text)
     except ImportError:

@@ -193,7 +193,7 @@ class BatchApplier:
         self.run.dirty_summary = True
 
     def _on_Console(self, r: rec.Console) -> None:
-        start = self.conn.execute(select(func.coalesce(func.max(console_lines.c.line_no), 0))
+        start: int = self.conn.execute(select(func.coalesce(func.max(console_lines.c.line_no), 0))
                                   .where(console_lines.c.run_pk == self.run_pk)).scalar_one()
         rows = [{"run_pk": self.run_pk, "line_no": start + i + 1, "stream": r.stream[:8],
                  "ts": r.ts, "text": _clean_text(line)} for i, line in enumerate(r.lines)]
@@ -281,7 +281,7 @@ class BatchApplier:
         rows = [{"run_pk": self.run_pk, "key": name, "kind": kind, "small_blocks": 0,
                  **_key_values(aggs[name])} for name, kind in new]
         self.conn.execute(insert(metric_keys), rows)
-        ids = dict(self.conn.execute(
+        ids: dict[str, int] = dict(self.conn.execute(
             select(metric_keys.c.key, metric_keys.c.id).where(
                 metric_keys.c.run_pk == self.run_pk,
                 metric_keys.c.key.in_([r["key"] for r in rows]))).all())

@@ -130,7 +130,7 @@ def series(conn: Connection, project: str, run_id: str, key: str, buckets: int =
     elif x_axis in ("_timestamp", "wall"):
         cols = m.series_by_time(conn, k, buckets, x_min, x_max)
     elif x_axis in ("_runtime", "relative"):
-        start = conn.execute(select(runs.c.created_at).where(runs.c.id == pk)).scalar_one()
+        start: float = conn.execute(select(runs.c.created_at).where(runs.c.id == pk)).scalar_one()
         cols = m.series_by_time(conn, k, buckets, x_min, x_max, offset=start)
     else:
         cols = m.series_by_metric(conn, k, _key(conn, pk, x_axis), buckets, x_min, x_max)
@@ -204,7 +204,7 @@ def console_page(conn: Connection, project: str, run_id: str, offset: int, limit
         cond.append(t.text.ilike(f"%{escaped}%", escape="\\"))
     rows = conn.execute(select(t.line_no, t.stream, t.ts, t.text).where(*cond)
                         .order_by(t.line_no).limit(limit)).all()
-    total = conn.execute(select(func.coalesce(func.max(t.line_no), 0))
+    total: int = conn.execute(select(func.coalesce(func.max(t.line_no), 0))
                          .where(t.run_pk == pk)).scalar_one()
     return {"lines": [dict(r._mapping) for r in rows], "total": int(total)}
 
