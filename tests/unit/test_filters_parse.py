@@ -370,4 +370,11 @@ def test_parse_order_errors(text: str, fragment: str) -> None:
 def test_parse_field_renders_back() -> None:
     field = parse_field("summary.`val/loss`.x")
     assert field == Field("summary", ("val/loss", "x"))
-    assert str(field) == "summary.`val/loss`.x"
+    assert str(field) == "summary.val/loss.x"  # '/' needs no quotes
+    assert parse_field(str(field)) == field
+
+
+def test_metric_keys_with_slashes_need_no_quotes() -> None:
+    node = parse_filter("summary.val/miou > 0.5 and summary.train/loss < 1")
+    assert node == parse_filter("summary.`val/miou` > 0.5 and summary.`train/loss` < 1")
+    assert parse_order("-summary.val/miou") == parse_order("-summary.`val/miou`")

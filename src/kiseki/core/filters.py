@@ -173,13 +173,13 @@ FALSE.2: /(?i:false)\b/
 NULL.2: /(?i:null)\b/
 COMPARE: /==|!=|<=|>=|=|<|>|~/
 SIGN: /[+-]/
-NAME: /[^\W\d][\w\-]*/
+NAME: /[^\W\d][\w\-\/]*/
 QUOTED_NAME: /`(?:[^`]|``)+`/
 NUMBER: /-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?/
 STRING: /"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'/s
 %ignore /\s+/
 """
-_BARE_SEGMENT = re.compile(r"[^\W\d][\w\-]*")
+_BARE_SEGMENT = re.compile(r"[^\W\d][\w\-/]*")
 
 
 @functools.cache
