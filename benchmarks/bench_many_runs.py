@@ -35,7 +35,10 @@ def main() -> None:
         ids.append(run.id)
     total = time.perf_counter() - t0
     api = kiseki.Api()
-    stored = sum(1 for r in api.runs("many", per_page=1000) if r.last_step == args.steps - 1)
+    try:
+        stored = sum(1 for r in api.runs("many", per_page=1000) if r.last_step == args.steps - 1)
+    except kiseki.NotFoundError:  # offline mode: nothing is stored until `kiseki sync`
+        stored = 0
     result = {"runs": args.runs, "steps": args.steps, "metrics": 5, "total_s": total,
               "per_run_ms": total / args.runs * 1000, "runs_fully_stored": stored}
     print(json.dumps(result) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))

@@ -44,6 +44,10 @@ def ensure_project(conn: Connection, name: str) -> int:
 
 
 def ensure_run(conn: Connection, project: str, run_id: str) -> int:
+    found = conn.execute(select(runs.c.id).join(projects, projects.c.id == runs.c.project_id)
+                         .where(projects.c.name == project, runs.c.run_id == run_id)).scalar()
+    if found is not None:  # the common case: one query
+        return int(found)
     project_pk = ensure_project(conn, project)
     found = conn.execute(select(runs.c.id).where(runs.c.project_id == project_pk,
                                                  runs.c.run_id == run_id)).scalar()
