@@ -833,10 +833,21 @@ def test_r08_413_splits_batches(make_server: Callable[..., ServerProcess],
     assert 0 < proxy.max_forwarded_ingest <= limit  # ... and were split until they fit
 
 
-def test_r08_409_already_applied_is_success() -> None:
-    pytest.skip("409 'already applied' is not implemented: the server never answers 409 on "
-                "/api/v1/ingest (it dedups by high-water mark and answers 200) and HttpSink "
-                "retries 409 like a 5xx until its deadline")
+def test_r08_409_already_applied_is_success(make_server: Callable[..., ServerProcess],
+                                            scripts: Callable[..., Script],
+                                            proxies: Callable[..., FaultProxy]) -> None:
+    # every batch is stored by the server but answered with 409 "already applied": a client
+    # that retried 409 would never get past the first batch
+    server = make_server().start()
+    proxy = proxies(server.port, lambda i, body: ("forward_then", 409))
+    script = scripts(R08_TRAIN, {"KISEKI_BASE_URL": proxy.url, "KISEKI_FINISH_TIMEOUT": "30",
+                                 "STEPS": "1500"})
+    run_id, _ = script.run_info()
+    assert script.wait(timeout=60) == 0, script.stderr
+    assert "did not finish" not in script.stderr and "refused" not in script.stderr
+    run = assert_exactly_once(server.url, run_id, 1500)
+    assert (run.state, run.exit_code) == ("finished", 0)
+    assert proxy.counts["forward_then-409"] >= 1, proxy.counts
 
 
 # ----------------------------------------------------------------------------------------------

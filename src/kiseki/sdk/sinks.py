@@ -2,8 +2,9 @@
 
 Contract (both sinks, called from one thread of the sender process):
 
-- ``send(project, run_id, stream, entries, deadline, live)`` applies a batch of consecutive entries of one
-  stream and returns the stream's high-water mark. It retries transient failures itself with
+- ``send(project, run_id, stream, entries, deadline, live)`` applies a batch of consecutive
+  entries of one stream and returns the stream's high-water mark (HTTP 409 "already applied"
+  counts as success). It retries transient failures itself with
   jittered exponential backoff (honouring ``Retry-After``) until ``deadline``, then raises
   :class:`TransportError`. It raises :class:`AuthError` when credentials are refused (not
   retried). An empty ``entries`` asks for the high-water mark only.
@@ -109,6 +110,9 @@ class HttpSink:
             status, result, retry_after = self._attempt(body)
             if status == 200 and result is not None:
                 return result
+            if status == 409 and batch.entries:
+                # "already applied" (R08): a retry of a batch the server had stored
+                return rec.IngestResult(hwm=_last_seq(batch), applied=0)
             if status in (401, 403):
                 raise AuthError(f"server {self.target} refused the API key (HTTP {status}); "
                                 "run `kiseki login URL --key KEY`")
@@ -159,6 +163,11 @@ class HttpSink:
 def _record_part(entry: LogEntry) -> bytes:
     # The log payload is the msgpack array [seq, record]; the wire wants the same Entry.
     return entry.payload
+
+
+def _last_seq(batch: rec.IngestBatch) -> int:
+    seq, _ = rec.decode_entry(bytes(batch.entries[-1]))
+    return seq
 
 
 def run_id_of(batch: rec.IngestBatch) -> str:
