@@ -134,7 +134,8 @@ class BatchApplier:
         self.metrics.append(r)
 
     def _flush_metrics(self) -> None:
-        recs, self.metrics = self.metrics, []
+        recs = self.metrics[:]
+        self.metrics.clear()  # cleared in place: apply_batch holds a reference to this list
         if not recs:
             return
         steps = [r.step for r in recs]
@@ -477,8 +478,12 @@ def apply_batch(conn: Connection, project: str, run_id: str, stream: str,
     if not todo:
         return rec.IngestResult(hwm=hwm, applied=0)
     applier = BatchApplier(conn, run_pk, live)
+    metrics = applier.metrics
     for seq, record in todo:
-        applier.apply(seq, record)
+        if type(record) is rec.Metrics:  # the bulk of every batch: straight to the buffer
+            metrics.append(record)
+        else:
+            applier.apply(seq, record)
     applier.finish(heartbeat=live)
     new_hwm = todo[-1][0]
     conn.execute(update(run_streams)

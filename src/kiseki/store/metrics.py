@@ -166,12 +166,11 @@ def bucket_rows(key_id: int, batch: KeyBatch) -> list[dict[str, Any]]:
         buckets = steps >> (BUCKET_SHIFT * level)
         order = np.lexsort((arrival, steps, buckets))
         b = buckets[order]
-        starts = np.flatnonzero(np.r_[True, b[1:] != b[:-1]])
-        ends = np.r_[starts[1:], len(b)] - 1
+        starts, ends = _runs(b)
         v = values[order]
         with np.errstate(invalid="ignore"):
             sums = np.add.reduceat(zeroed[order], starts)
-        counts = np.diff(np.r_[starts, len(b)])
+        counts = ends - starts + 1
         finite = np.add.reduceat(valid[order].astype(np.int64), starts)
         mins = np.fmin.reduceat(v, starts)
         maxs = np.fmax.reduceat(v, starts)
@@ -222,6 +221,18 @@ def _bucket_rows_small(key_id: int, batch: KeyBatch) -> list[dict[str, Any]]:
     for row in rows:
         row["sum"] = _none_if_nan(row["sum"])
     return rows
+
+
+def _runs(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First and last index of each run of equal values (``np.r_`` is slow for this)."""
+    change = np.empty(len(sorted_keys), dtype=bool)
+    change[:1] = True
+    np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=change[1:])
+    starts = np.flatnonzero(change)
+    ends = np.empty_like(starts)
+    ends[:-1] = starts[1:] - 1
+    ends[-1:] = len(sorted_keys) - 1
+    return starts, ends
 
 
 def _least(a: Any, b: Any) -> Any:
@@ -357,8 +368,7 @@ def _group(idx: np.ndarray, x: np.ndarray, mins: np.ndarray, maxs: np.ndarray,
            sums: np.ndarray, lasts: np.ndarray, counts: np.ndarray,
            finite: np.ndarray) -> dict[str, list[Any]]:
     """Merge sorted partial buckets that fall in the same output bucket."""
-    starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
-    ends = np.r_[starts[1:], len(idx)] - 1
+    starts, ends = _runs(idx)
     with np.errstate(invalid="ignore", divide="ignore"):
         total = np.add.reduceat(np.where(np.isnan(sums), 0.0, sums), starts)
         nfinite = np.add.reduceat(finite, starts)
