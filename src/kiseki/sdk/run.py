@@ -39,15 +39,11 @@ _MAX_STEP = 2**63 - 1
 
 def warn(message: str) -> None:
     """Print a kiseki warning on the real stderr (never through captured console)."""
-    stream = getattr(sys, "__stderr__", None) or sys.stderr
-    try:
-        stream.write(f"kiseki: warning: {message}\n")
-        stream.flush()
-    except (OSError, ValueError, RuntimeError):  # RuntimeError: reentrant write
-        pass
+    say(f"warning: {message}")
 
 
 def say(message: str) -> None:
+    """Print a kiseki message on the real stderr (never through captured console)."""
     stream = getattr(sys, "__stderr__", None) or sys.stderr
     try:
         stream.write(f"kiseki: {message}\n")
