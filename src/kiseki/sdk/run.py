@@ -10,7 +10,6 @@ from __future__ import annotations
 import fnmatch
 import os
 import sys
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 from kiseki.core import records as rec
 from kiseki.core.errors import KisekiError, StepOrderError, UsageError, ValidationError
 from kiseki.core.keys import flatten, validate_key
-from kiseki.core.values import as_number, sanitize
+from kiseki.core.values import as_number
 from kiseki.sdk.config import SUMMARY_MODES, Config, Summary
 from kiseki.sdk.runlog import RunLogWriter
 from kiseki.sdk.settings import Settings
@@ -85,7 +84,6 @@ class Run:
         self._ending = False
         self._exit_code: int | None = None
         self._on_finish: list[Callable[[str, int, str | None], None]] = []
-        self._step_metrics: dict[str, str] = {}
         self._append = writer.append if writer is not None else (lambda r: 0)
         self.config = Config(on_change=self._config_changed, warn=self._warn_once)
         self.summary = Summary(on_change=self._summary_changed)
@@ -239,8 +237,6 @@ class Run:
                 if fnmatch.fnmatchcase(key, name):
                     self.summary.set_mode(key, summary)
             self._refresh_modes()
-        if step_metric:
-            self._step_metrics[name] = step_metric
 
     def _refresh_modes(self) -> None:
         rules = getattr(self, "_summary_rules", {})
@@ -341,5 +337,3 @@ class DisabledRun(Run):
             raise UsageError(f"log() takes a dict of values, got {type(data).__name__}")
         self._step = step if step is not None else self._step + (commit is not False)
 
-
-_LOCK = threading.Lock()

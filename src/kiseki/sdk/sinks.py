@@ -99,7 +99,7 @@ class HttpSink:
              deadline: float | None = None, live: bool = True) -> rec.IngestResult:
         import msgspec
 
-        batch = rec.IngestBatch(project, run_id, stream, [msgspec.Raw(_record_part(e))
+        batch = rec.IngestBatch(project, run_id, stream, [msgspec.Raw(e.payload)
                                                           for e in entries], live)
         return self._post(batch, deadline)
 
@@ -158,11 +158,6 @@ class HttpSink:
 
     def close(self) -> None:
         self._client.close()
-
-
-def _record_part(entry: LogEntry) -> bytes:
-    # The log payload is the msgpack array [seq, record]; the wire wants the same Entry.
-    return entry.payload
 
 
 def _last_seq(batch: rec.IngestBatch) -> int:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import fnmatch
 import math
 import time
-from collections import defaultdict
 from typing import Any
 
 import msgspec
@@ -503,7 +502,3 @@ def heartbeat(conn: Connection, items: list[tuple[str, str]]) -> None:
             continue
         conn.execute(update(runs).where(runs.c.id == pk, runs.c.state.in_(("running", "crashed")))
                      .values(heartbeat_at=now, state="running"))
-
-
-def _unused() -> Any:
-    return defaultdict
