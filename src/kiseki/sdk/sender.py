@@ -207,6 +207,8 @@ class SenderLoop:
             now = time.monotonic()
             if moved:
                 last_progress = now
+            else:
+                self.sink.idle()
             if self.parent_gone.is_set() and not self.commands:
                 if self._all_drained():
                     break

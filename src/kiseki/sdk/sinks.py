@@ -9,6 +9,7 @@ Contract (both sinks, called from one thread of the sender process):
   :class:`TransportError`. It raises :class:`AuthError` when credentials are refused (not
   retried). An empty ``entries`` asks for the high-water mark only.
 - ``heartbeat(runs)`` marks runs alive; failures are ignored.
+- ``idle()`` is called when the sender has nothing to do (housekeeping).
 - ``close()`` releases connections.
 """
 
@@ -35,7 +36,13 @@ class Sink(Protocol):
 
     def heartbeat(self, runs: list[tuple[str, str]]) -> None: ...
 
+    def idle(self) -> None: ...
+
     def close(self) -> None: ...
+
+
+CHECKPOINT_IDLE_S = 2.0
+CHECKPOINT_BUSY_S = 5.0
 
 
 def backoff_delays(base: float = 0.2, cap: float = 30.0) -> Any:
@@ -53,7 +60,9 @@ class EmbeddedSink:
         from kiseki.store.sqlstore import SQLStore  # lazy: only the sender process pays for it
 
         self.target = settings.store_url()
-        self.store = SQLStore.open(self.target, blob_dir=settings.root_dir)
+        # checkpoints happen in idle(), off the path between finish() and its answer
+        self.store = SQLStore.open(self.target, blob_dir=settings.root_dir, autocheckpoint=False)
+        self._checkpointed = time.monotonic()
 
     def send(self, project: str, run_id: str, stream: str, entries: list[LogEntry],
              deadline: float | None = None, live: bool = True) -> rec.IngestResult:
@@ -61,7 +70,10 @@ class EmbeddedSink:
         delays = backoff_delays(0.05, 2.0)
         while True:
             try:
-                return self.store.ingest(project, run_id, stream, decoded, live=live)
+                result = self.store.ingest(project, run_id, stream, decoded, live=live)
+                if time.monotonic() - self._checkpointed > CHECKPOINT_BUSY_S:
+                    self._checkpoint()  # never idle: keep the write-ahead log bounded anyway
+                return result
             except StorageUnavailableError as exc:
                 if deadline is not None and time.monotonic() > deadline:
                     raise TransportError(f"store busy: {exc}") from exc
@@ -73,7 +85,16 @@ class EmbeddedSink:
         except KisekiError:
             pass
 
+    def idle(self) -> None:
+        if time.monotonic() - self._checkpointed > CHECKPOINT_IDLE_S:
+            self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        self.store.checkpoint()
+        self._checkpointed = time.monotonic()
+
     def close(self) -> None:
+        self._checkpoint()
         self.store.close()
 
 
@@ -155,6 +176,9 @@ class HttpSink:
                               timeout=5.0)
         except self._httpx.HTTPError:
             pass
+
+    def idle(self) -> None:
+        pass
 
     def close(self) -> None:
         self._client.close()

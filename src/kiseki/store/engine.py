@@ -13,14 +13,20 @@ from sqlalchemy.engine import make_url
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
-def make_engine(url: str) -> Engine:
-    """Create an engine tuned for kiseki: WAL + busy timeout on SQLite, pre-ping on PostgreSQL."""
+def make_engine(url: str, autocheckpoint: bool = True) -> Engine:
+    """Create an engine tuned for kiseki: WAL + busy timeout on SQLite, pre-ping on PostgreSQL.
+
+    ``autocheckpoint=False`` leaves SQLite's WAL checkpoints to the caller (the sender runs
+    them when idle, so a commit never pays for copying the log into the database).
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
+        if not autocheckpoint:
+            event.listen(engine, "connect", _no_autocheckpoint)
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = str(parsed.set(drivername="postgresql+psycopg"))
@@ -33,6 +39,12 @@ def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def _no_autocheckpoint(dbapi_conn: object, _record: object) -> None:
+    cur = dbapi_conn.cursor()  # type: ignore[attr-defined]
+    cur.execute("PRAGMA wal_autocheckpoint=0")
     cur.close()
 
 

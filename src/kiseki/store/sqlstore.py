@@ -36,8 +36,8 @@ class SQLStore:
 
     @classmethod
     def open(cls, url: str, blob_dir: str | None = None, heartbeat_timeout: float = 300.0,
-             grace_until: float = 0.0) -> SQLStore:
-        engine = make_engine(url)
+             grace_until: float = 0.0, autocheckpoint: bool = True) -> SQLStore:
+        engine = make_engine(url, autocheckpoint=autocheckpoint)
         try:
             migrate(engine)
         except OperationalError as exc:
@@ -51,6 +51,16 @@ class SQLStore:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def checkpoint(self) -> None:
+        """Copy SQLite's write-ahead log into the database without blocking anyone."""
+        if self.dialect != "sqlite":
+            return
+        try:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+        except OperationalError:
+            pass  # busy: the next one will do
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
