@@ -12,15 +12,31 @@ store, the server and the HTTP client load only when used.
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from kiseki.core.errors import (
     KisekiError, NotFoundError, StepOrderError, UsageError, ValidationError,
 )
-from kiseki.sdk.api import Api
-from kiseki.sdk.init import __version__, current_run, init
-from kiseki.sdk.run import Run
-from kiseki.sdk.settings import Settings
+
+if TYPE_CHECKING:
+    from kiseki.sdk.api import Api
+    from kiseki.sdk.init import init
+    from kiseki.sdk.run import Run
+    from kiseki.sdk.settings import Settings
+
+__version__ = "0.1.0"
+
+# Loaded on first use, so that processes importing only a part of kiseki (the sender, the
+# server) do not pay for the whole SDK.
+_LAZY = {"Api": "kiseki.sdk.api", "init": "kiseki.sdk.init", "Run": "kiseki.sdk.run",
+         "Settings": "kiseki.sdk.settings"}
+
+
+def current_run() -> Run | None:
+    from kiseki.sdk.init import current_run as _current
+
+    return _current()
 
 __all__ = [
     "Api", "KisekiError", "NotFoundError", "Run", "Settings", "StepOrderError", "UsageError",
@@ -78,6 +94,11 @@ class _BeforeInit:
 
 
 def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is not None:
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value
+        return value
     # `kiseki.run`, `kiseki.config` and `kiseki.summary` follow the current run.
     if name == "run":
         return current_run()

@@ -14,6 +14,7 @@ import unicodedata
 import uuid
 from typing import Any
 
+from kiseki import __version__
 from kiseki.core import records as rec
 from kiseki.core.errors import KisekiError, UsageError, ValidationError
 from kiseki.core.names import check_project, check_run_id
@@ -23,7 +24,6 @@ from kiseki.sdk.run import DisabledRun, Run, say, warn
 from kiseki.sdk.runlog import RunLogReader, RunLogWriter
 from kiseki.sdk.settings import Settings, load_settings
 
-__version__ = "0.1.0"
 RUNS_FOLDER = "kiseki-runs"
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 _RESUME = ("allow", "must", "never", "auto")
