@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import math
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
@@ -113,15 +114,31 @@ class Summary:
         self._user: dict[str, Any] = {}
         self._last: dict[str, float] = {}
         self._stats: dict[str, list[float]] = {}  # key -> [min, max, sum, count, first]
-        self._modes: dict[str, str] = {}
+        self._rules: list[tuple[str, str]] = []  # define_metric (name or glob, mode), in order
+        self._modes: dict[str, str | None] = {}  # key -> its resolved mode (None: "last")
 
     # -- fed by Run.log -----------------------------------------------------------------------
     def observe(self, values: dict[str, float]) -> None:
         self._last.update(values)
-        if self._modes:
+        if self._rules:
+            modes = self._modes
             for key, value in values.items():
-                if key in self._modes:
+                mode = modes[key] if key in modes else self._resolve(key)
+                if mode is not None:
                     self._track(key, value)
+
+    def add_rule(self, pattern: str, mode: str) -> None:
+        """``define_metric(pattern, summary=mode)``; the latest matching rule wins, as on the
+        server. Keys already logged follow it from now on."""
+        self._rules.append((pattern, mode))
+        for key in list(self._modes) + list(self._last):
+            self._modes.pop(key, None)
+            self._resolve(key)
+
+    def _resolve(self, key: str) -> str | None:
+        mode = next((m for p, m in reversed(self._rules) if fnmatch.fnmatchcase(key, p)), None)
+        self._modes[key] = None if mode in (None, "last") else mode
+        return self._modes[key]
 
     def _track(self, key: str, value: float) -> None:
         stats = self._stats.get(key)
@@ -135,13 +152,10 @@ class Summary:
             stats[2] += value
             stats[3] += 1
 
-    def set_mode(self, key: str, mode: str) -> None:
-        self._modes[key] = mode
-
     def computed(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key, value in self._last.items():
-            mode = self._modes.get(key, "last")
+            mode = self._modes.get(key) or "last"
             stats = self._stats.get(key)
             if mode == "none":
                 continue

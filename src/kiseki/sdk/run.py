@@ -7,7 +7,6 @@ Sending happens in the sender process (``kiseki.sdk.sender``), capture in named 
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import sys
 import time
@@ -231,27 +230,7 @@ class Run:
             raise ValidationError("define_metric() needs a metric name or glob such as 'val/*'")
         self._record(rec.DefineMetric(name, step_metric, summary, hidden))
         if summary:
-            self._summary_rules = getattr(self, "_summary_rules", {})
-            self._summary_rules[name] = summary
-            for key in list(self.summary._last) + ([name] if "*" not in name else []):
-                if fnmatch.fnmatchcase(key, name):
-                    self.summary.set_mode(key, summary)
-            self._refresh_modes()
-
-    def _refresh_modes(self) -> None:
-        rules = getattr(self, "_summary_rules", {})
-        if not rules:
-            return
-        original = self.summary.observe
-
-        def observe(values: dict[str, float]) -> None:
-            for key in values:
-                if key not in self.summary._modes:
-                    for pattern, mode in rules.items():
-                        if fnmatch.fnmatchcase(key, pattern):
-                            self.summary.set_mode(key, mode)
-            original(values)
-        self._observe = observe
+            self.summary.add_rule(name, summary)
 
     def alert(self, title: str, text: str, level: str = "INFO", wait_duration: float = 0) -> None:
         """Record an alert for this run (shown in the run page and the API)."""

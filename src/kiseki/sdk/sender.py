@@ -262,7 +262,7 @@ class SenderLoop:
             if shipper.hwm >= target or (shipper.finished and not shipper.backlog):
                 shipper.mark_synced(self.sink.target)
                 self._reply(path, shipper)
-        elif final and not shipper.backlog and not writer_alive(path):
+        elif final and not shipper.backlog:  # final: the writer no longer holds the log
             if shipper.finished:
                 shipper.mark_synced(self.sink.target)
             self.shippers.pop(path, None)
