@@ -5,8 +5,9 @@
 
 from __future__ import annotations
 
+from common import report
+
 import argparse
-import json
 import statistics
 import subprocess
 import sys
@@ -24,7 +25,7 @@ def main() -> None:
              for _ in range(args.n)]
     result = {"import_kiseki_median_ms": statistics.median(times), "min_ms": min(times),
               "max_ms": max(times), "n": args.n}
-    print(json.dumps(result) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
+    report(result, args.json)
 
 
 if __name__ == "__main__":

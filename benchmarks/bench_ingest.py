@@ -11,15 +11,11 @@ the last answer.
 
 from __future__ import annotations
 
+from common import fresh_home, report, running_server
+
 import argparse
 import gzip
-import json
 import multiprocessing as mp
-import os
-import socket
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
 
@@ -77,20 +73,11 @@ def main() -> None:
     parser.add_argument("--database", default=None)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    home = tempfile.mkdtemp(prefix="kiseki-bench-")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    cmd = [sys.executable, "-m", "kiseki", "server", "--port", str(port), "--dir", home,
-           "--workers", str(args.workers_server)]
+    home = fresh_home()
+    extra = ["--workers", str(args.workers_server)]
     if args.database:
-        cmd += ["--database", args.database]
-    log = open(os.path.join(home, "server.log"), "wb")
-    server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                              env=dict(os.environ))
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait(url)
+        extra += ["--database", args.database]
+    with running_server(home, *extra) as url:
         ready = mp.Barrier(args.writers)
         out: mp.Queue = mp.Queue()  # type: ignore[type-arg]
         procs = [mp.Process(target=_writer, args=(url, w, args.batches, PROJECT, ready, out))
@@ -106,24 +93,7 @@ def main() -> None:
                   "points": points, "wall_s": wall,
                   "points_per_s": points / wall,
                   "database": args.database or "sqlite (default)"}
-        print(json.dumps(result) if args.json else
-              "\n".join(f"{k}: {v}" for k, v in result.items()))
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
-
-
-def _wait(url: str) -> None:
-    import httpx
-
-    for _ in range(300):
-        try:
-            if httpx.get(f"{url}/api/v1/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit("server did not start")
+        report(result, args.json)
 
 
 if __name__ == "__main__":

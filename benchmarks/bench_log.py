@@ -9,12 +9,11 @@ the run log, and how long after the loop all 1,000,000 points are queryable in t
 
 from __future__ import annotations
 
+from common import fresh_home, report
+
 import argparse
-import json
-import os
 import statistics
 import sys
-import tempfile
 import time
 
 
@@ -24,8 +23,7 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=10)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    home = tempfile.mkdtemp(prefix="kiseki-bench-")
-    os.environ["KISEKI_ROOT_DIR"] = home
+    home = fresh_home()
     import kiseki
     from kiseki.core.records import Metrics
     from kiseki.sdk.runlog import RunLogReader
@@ -57,7 +55,7 @@ def main() -> None:
         "loop_s": loop_s, "records_in_log": n_logged, "steps": args.steps,
         "points": args.steps * args.keys, "all_points_queryable_after_loop_s": queryable_s,
     }
-    print(json.dumps(result) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
+    report(result, args.json)
     if n_logged != args.steps:
         sys.exit("records missing from the run log")
 

@@ -8,10 +8,9 @@ includes ingest. Prints the total and per-run figures.
 
 from __future__ import annotations
 
+from common import fresh_home, report
+
 import argparse
-import json
-import os
-import tempfile
 import time
 
 
@@ -21,8 +20,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    home = tempfile.mkdtemp(prefix="kiseki-bench-")
-    os.environ["KISEKI_ROOT_DIR"] = home
+    home = fresh_home()
     import kiseki
 
     t0 = time.perf_counter()
@@ -41,7 +39,7 @@ def main() -> None:
         stored = 0
     result = {"runs": args.runs, "steps": args.steps, "metrics": 5, "total_s": total,
               "per_run_ms": total / args.runs * 1000, "runs_fully_stored": stored}
-    print(json.dumps(result) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
+    report(result, args.json)
 
 
 if __name__ == "__main__":

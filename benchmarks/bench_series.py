@@ -9,14 +9,11 @@ the HTTP round trip through a real `kiseki server`. The figure to watch: the 1M-
 
 from __future__ import annotations
 
+from common import fresh_home, report, running_server
+
 import argparse
-import json
-import os
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 
 import numpy as np
@@ -59,7 +56,7 @@ def main() -> None:
     args = parser.parse_args()
     from kiseki.store.sqlstore import SQLStore
 
-    home = tempfile.mkdtemp(prefix="kiseki-bench-")
+    home = fresh_home()
     url = args.database or f"sqlite:///{home}/kiseki.db"
     store = SQLStore.open(url)
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -78,36 +75,20 @@ def main() -> None:
     if len(sizes) > 1:
         result["ratio_largest_to_smallest_http"] = (result[f"http_ms_{sizes[-1]}"]
                                                     / result[f"http_ms_{sizes[0]}"])
-    print(json.dumps(result) if args.json else "\n".join(f"{k}: {v:.3f}" for k, v in result.items()))
+    report(result, args.json)
 
 
 def _http(url: str, home: str, sizes: list[int]) -> dict[str, float]:
     import httpx
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "kiseki", "server", "--port", str(port),
-                             "--dir", home, "--database", url], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env=dict(os.environ))
-    base = f"http://127.0.0.1:{port}/api/v1"
-    try:
-        with httpx.Client(timeout=30) as client:
-            for _ in range(300):
-                try:
-                    if client.get(f"{base}/health").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
-            out = {}
-            for n in sizes:
-                path = f"{base}/projects/series/runs/n{n}/series"
-                out[f"http_ms_{n}"] = timed(lambda: client.get(
-                    path, params={"key": "loss", "buckets": 1000}).raise_for_status())
-            return out
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with running_server(home, "--database", url) as server, httpx.Client(timeout=30) as client:
+        base = f"{server}/api/v1"
+        out = {}
+        for n in sizes:
+            path = f"{base}/projects/series/runs/n{n}/series"
+            out[f"http_ms_{n}"] = timed(lambda: client.get(
+                path, params={"key": "loss", "buckets": 1000}).raise_for_status())
+        return out
 
 
 if __name__ == "__main__":
