@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request, Response
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
 from kiseki.server import errors
 from kiseki.server.deps import require_auth
-from kiseki.server.routes import ingest, live, metrics, projects, runs
+from kiseki.server.routes import ingest, live, metrics, projects, runs, workspace
 from kiseki.server.settings import ServerSettings
 from kiseki.store.sqlstore import SQLStore
 
 API = "/api/v1"
+STATIC_DIR = Path(__file__).parent / "static"  # `make ui` builds the web app here
 CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
        "script-src 'self'; connect-src 'self'; object-src 'none'; frame-ancestors 'none'; "
        "base-uri 'none'")
@@ -40,7 +43,7 @@ def create_app(settings: ServerSettings, store: SQLStore | None = None) -> FastA
     app.state.store = store
     errors.install(app)
     auth = [Depends(require_auth)]
-    for module in (ingest, projects, runs, metrics, live):
+    for module in (ingest, projects, runs, metrics, live, workspace):
         app.include_router(module.router, prefix=API, dependencies=auth)
 
     @app.get(f"{API}/health", operation_id="health", tags=["meta"])
@@ -55,14 +58,41 @@ def create_app(settings: ServerSettings, store: SQLStore | None = None) -> FastA
         response.headers.setdefault("Referrer-Policy", "same-origin")
         return response
 
-    @app.get("/", include_in_schema=False)
-    def index() -> HTMLResponse:
+    _serve_web_app(app, Path(os.environ.get("KISEKI_UI_DIR") or STATIC_DIR))
+    return app
+
+
+def _serve_web_app(app: FastAPI, static_dir: Path) -> None:
+    """The built web app at ``/`` (same origin as the API); every other non-API path serves its
+    ``index.html`` so a copied link to any view opens that view. Without a bundle the page says
+    how to build one."""
+
+    def missing() -> HTMLResponse:
         return HTMLResponse(
             "<!doctype html><title>kiseki</title><h1>kiseki server</h1>"
-            "<p>The web app is not built yet. Build it with <code>make ui</code>; the API is at "
-            f"<a href='{API}/docs'>{API}/docs</a>.</p>")
+            "<p>The web app is not built. Build it with <code>make ui</code> (or <code>make "
+            "setup</code>), then reload; the API is at "
+            f"<a href='{API}/docs'>{API}/docs</a>.</p>", status_code=200)
 
-    return app
+    @app.get("/{path:path}", include_in_schema=False)
+    def web_app(path: str) -> Response:
+        if path.startswith("api/"):
+            return JSONResponse({"detail": f"no API route /{path}"},
+                                status_code=404)
+        index = static_dir / "index.html"
+        if not index.is_file():
+            return missing()
+        if path:
+            candidate = (static_dir / path).resolve()
+            if candidate.is_file() and static_dir.resolve() in candidate.parents:
+                # Bundled assets carry a content hash in their names: cache them for good.
+                cache = ("public, max-age=31536000, immutable" if path.startswith("assets/")
+                         else "no-cache")
+                return FileResponse(candidate, headers={"Cache-Control": cache})
+            if "." in path.rsplit("/", 1)[-1]:
+                return JSONResponse({"detail": f"no file /{path}"},
+                                    status_code=404)
+        return FileResponse(index, headers={"Cache-Control": "no-cache"})
 
 
 def app_from_settings_env() -> FastAPI:

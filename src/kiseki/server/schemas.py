@@ -110,3 +110,23 @@ class ConsoleLine(BaseModel):
 class ConsolePage(BaseModel):
     lines: list[ConsoleLine]
     total: int
+
+
+class Catalogue(BaseModel):
+    metrics: list[str]
+    system: list[str]
+    config: list[str]
+    summary: list[str]
+
+
+class Workspace(BaseModel):
+    project: str
+    name: str
+    layout: dict[str, Any]
+    version: int
+    updated_at: float | None
+
+
+class WorkspaceWrite(BaseModel):
+    layout: dict[str, Any]
+    base_version: int | None = None

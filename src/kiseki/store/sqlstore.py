@@ -120,7 +120,24 @@ class SQLStore:
                              .values(**clean, updated_at=time.time()))
             return queries.get_run(conn, project, run_id)
 
+    def put_workspace(self, project: str, layout: dict[str, Any], name: str = "default",
+                      base_version: int | None = None) -> dict[str, Any]:
+        from kiseki.store import workspaces
+
+        with self._tx() as conn:
+            return workspaces.put_workspace(conn, project, layout, name, base_version)
+
     # -- reads ----------------------------------------------------------------------------------
+    def get_workspace(self, project: str, name: str = "default") -> dict[str, Any]:
+        from kiseki.store import workspaces
+
+        return self._read(lambda c: workspaces.get_workspace(c, project, name))
+
+    def catalogue(self, project: str) -> dict[str, Any]:
+        from kiseki.store import workspaces
+
+        return self._read(lambda c: workspaces.catalogue(c, project))
+
     def list_projects(self) -> list[dict[str, Any]]:
         return self._read(queries.list_projects)
 

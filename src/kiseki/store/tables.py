@@ -157,3 +157,16 @@ api_keys = Table(
     Column("created_at", Float, nullable=False),
     Column("revoked_at", Float),
 )
+
+# Saved workspace views (panel layout, sections, chart settings) per project; ``name`` allows
+# more than one saved view later, the web app uses "default".
+workspaces = Table(
+    "workspaces", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("project_id", BigInteger, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("layout", Json, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    UniqueConstraint("project_id", "name", name="uq_workspace_project_name"),
+)

@@ -1,0 +1,111 @@
+// Typed calls to the kiseki API by operation id. Method, path and types all come from the
+// server's OpenAPI document (see scripts/gen-client.mjs), so a renamed route or field fails the
+// type check instead of failing in a user's browser.
+import { OPERATIONS, type OperationId } from "./ops.gen";
+import type { components, operations } from "./schema.gen";
+
+export type Schemas = components["schemas"];
+export type RunRead = Schemas["RunRead"];
+export type RunDetail = Schemas["RunDetail"];
+export type Series = Schemas["Series"];
+export type Project = Schemas["ProjectRead"];
+export type Catalogue = Schemas["Catalogue"];
+export type Workspace = Schemas["Workspace"];
+export type ConsoleLine = Schemas["ConsoleLine"];
+
+type Op<K extends OperationId> = operations[K];
+type Params<K extends OperationId> = Op<K> extends { parameters: infer P } ? P : never;
+type PathOf<K extends OperationId> = Params<K> extends { path: infer X } ? X : never;
+type QueryOf<K extends OperationId> = Params<K> extends { query?: infer X } ? X : never;
+type BodyOf<K extends OperationId> = Op<K> extends {
+  requestBody: { content: { "application/json": infer B } };
+}
+  ? B
+  : never;
+export type ResultOf<K extends OperationId> = Op<K> extends {
+  responses: { 200: { content: { "application/json": infer R } } };
+}
+  ? R
+  : unknown;
+
+export interface CallArgs<K extends OperationId> {
+  path?: PathOf<K>;
+  query?: QueryOf<K>;
+  body?: BodyOf<K>;
+  signal?: AbortSignal;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly detail: string,
+  ) {
+    super(`${status}: ${detail}`);
+  }
+}
+
+/** The URL of an operation with its path and query parameters filled in. */
+export function urlFor<K extends OperationId>(op: K, args: Pick<CallArgs<K>, "path" | "query">): string {
+  let route: string = OPERATIONS[op].path;
+  const pathParams = (args.path ?? {}) as Record<string, string | number>;
+  route = route.replace(/\{(\w+)\}/g, (_, name: string) => {
+    const value = pathParams[name];
+    if (value === undefined) throw new Error(`${op}: missing path parameter ${name}`);
+    return encodeURIComponent(String(value));
+  });
+  const query = new URLSearchParams();
+  for (const [k, v] of Object.entries((args.query ?? {}) as Record<string, unknown>)) {
+    if (v !== undefined && v !== null && v !== "") query.set(k, String(v));
+  }
+  const qs = query.toString();
+  return qs ? `${route}?${qs}` : route;
+}
+
+/** JSON from the server carries NaN and ±Infinity as {"$float": "nan" | "inf" | "-inf"}. */
+export function reviveFloats(_key: string, value: unknown): unknown {
+  if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+    const tagged = (value as Record<string, unknown>)["$float"];
+    if (typeof tagged === "string" && Object.keys(value).length === 1) {
+      if (tagged === "nan") return NaN;
+      if (tagged === "inf") return Infinity;
+      if (tagged === "-inf") return -Infinity;
+    }
+  }
+  return value;
+}
+
+export function parseJson(text: string): unknown {
+  return JSON.parse(text, reviveFloats);
+}
+
+let token: string | null = null;
+/** API key for servers that require one (kept in this tab's session storage only). */
+export function setToken(value: string | null): void {
+  token = value;
+  if (value) sessionStorage.setItem("kiseki.token", value);
+  else sessionStorage.removeItem("kiseki.token");
+}
+if (typeof sessionStorage !== "undefined") token = sessionStorage.getItem("kiseki.token");
+
+export async function call<K extends OperationId>(op: K, args: CallArgs<K> = {}): Promise<ResultOf<K>> {
+  const headers: Record<string, string> = { Accept: "application/json" };
+  if (token) headers["Authorization"] = `Bearer ${token}`;
+  const init: RequestInit = { method: OPERATIONS[op].method, headers, signal: args.signal };
+  if (args.body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(args.body);
+  }
+  const response = await fetch(urlFor(op, args), init);
+  const text = await response.text();
+  if (!response.ok) {
+    let detail = text;
+    try {
+      const parsed = JSON.parse(text) as { detail?: unknown };
+      detail = typeof parsed.detail === "string" ? parsed.detail : JSON.stringify(parsed.detail);
+    } catch {
+      /* not JSON: keep the text */
+    }
+    throw new ApiError(response.status, detail || response.statusText);
+  }
+  return parseJson(text) as ResultOf<K>;
+}
