@@ -1,4 +1,5 @@
 import { useState, type MouseEvent, type ReactNode } from "react";
+import { AuthPrompt } from "./components/AuthPrompt";
 import { applyTheme, initialTheme, type Theme } from "./lib/theme";
 import { hrefFor, navigate, parseRoute, useLocation, type Route } from "./lib/url";
 import { ComparePage } from "./pages/Compare";
@@ -93,6 +94,7 @@ export function App() {
           {theme === "dark" ? "☀ Light" : "☾ Dark"}
         </button>
       </header>
+      <AuthPrompt />
       <main>{page}</main>
     </div>
   );

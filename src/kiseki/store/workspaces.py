@@ -67,9 +67,9 @@ def catalogue(conn: Connection, project: str) -> dict[str, Any]:
     pk = project_pk(conn, project)
     run_pks = select(runs.c.id).where(runs.c.project_id == pk).scalar_subquery()
     keys: dict[str, set[str]] = {"history": set(), "system": set()}
-    for key, kind in conn.execute(select(distinct(metric_keys.c.key), metric_keys.c.kind)
-                                  .where(metric_keys.c.run_pk.in_(run_pks))):
-        keys.setdefault(kind, set()).add(key)
+    for row in conn.execute(select(distinct(metric_keys.c.key), metric_keys.c.kind)
+                            .where(metric_keys.c.run_pk.in_(run_pks))):
+        keys.setdefault(str(row[1]), set()).add(str(row[0]))
     config_keys: set[str] = set()
     summary_keys: set[str] = set()
     rows = conn.execute(select(runs.c.config, runs.c.summary).where(runs.c.project_id == pk)

@@ -78,7 +78,13 @@ export function parseJson(text: string): unknown {
   return JSON.parse(text, reviveFloats);
 }
 
+/** Fired on window when the server answers 401: the app then asks for an API key. */
+export const AUTH_REQUIRED = "kiseki:auth-required";
+
 let token: string | null = null;
+export function authHeaders(): Record<string, string> {
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
 /** API key for servers that require one (kept in this tab's session storage only). */
 export function setToken(value: string | null): void {
   token = value;
@@ -97,6 +103,9 @@ export async function call<K extends OperationId>(op: K, args: CallArgs<K> = {})
   }
   const response = await fetch(urlFor(op, args), init);
   const text = await response.text();
+  if (response.status === 401 && typeof window !== "undefined") {
+    window.dispatchEvent(new CustomEvent(AUTH_REQUIRED));
+  }
   if (!response.ok) {
     let detail = text;
     try {

@@ -1,6 +1,6 @@
 // Data hooks shared by the pages: one-shot calls, all runs of a project, live updates (SSE).
 import { useCallback, useEffect, useRef, useState } from "react";
-import { ApiError, call, parseJson, urlFor, type CallArgs, type ResultOf, type RunRead } from "../api/client";
+import { ApiError, authHeaders, call, parseJson, urlFor, type CallArgs, type ResultOf, type RunRead } from "../api/client";
 import type { OperationId } from "../api/ops.gen";
 
 export interface Loaded<T> {
@@ -107,20 +107,69 @@ export function useProjectRuns(project: string, filter: string, order: string): 
   return { runs, total, loading, error, patch, reload };
 }
 
-/** Live run updates of a project over Server-Sent Events; ``onUpdate`` gets each changed run. */
+/** Splits a Server-Sent Events byte stream into (event, data) pairs. Pure, for tests. */
+export function parseSse(buffer: string): { events: { event: string; data: string }[]; rest: string } {
+  const events: { event: string; data: string }[] = [];
+  const blocks = buffer.replace(/\r\n/g, "\n").split("\n\n");
+  const rest = blocks.pop() ?? "";
+  for (const block of blocks) {
+    let event = "message";
+    const data: string[] = [];
+    for (const line of block.split("\n")) {
+      if (line.startsWith(":")) continue;
+      const i = line.indexOf(":");
+      const field = i < 0 ? line : line.slice(0, i);
+      const value = i < 0 ? "" : line.slice(i + 1).replace(/^ /, "");
+      if (field === "event") event = value;
+      else if (field === "data") data.push(value);
+    }
+    if (data.length) events.push({ event, data: data.join("\n") });
+  }
+  return { events, rest };
+}
+
+/** Live run updates of a project over Server-Sent Events; ``onUpdate`` gets each changed run.
+ * Read with fetch (not EventSource) so the API key header reaches servers that need one;
+ * reconnects after 2 s when the stream ends or fails. */
 export function useLiveUpdates(project: string, onUpdate: (run: RunRead) => void, enabled = true): void {
   const handler = useRef(onUpdate);
   handler.current = onUpdate;
   useEffect(() => {
-    if (!enabled || typeof EventSource === "undefined") return;
-    const source = new EventSource(urlFor("live_updates", { path: { project }, query: { interval: 0.5 } }));
-    source.addEventListener("update", (event) => {
+    if (!enabled) return;
+    const ctrl = new AbortController();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const connect = async () => {
       try {
-        handler.current(parseJson((event as MessageEvent<string>).data) as RunRead);
+        const response = await fetch(urlFor("live_updates", { path: { project }, query: { interval: 0.5 } }), {
+          headers: { Accept: "text/event-stream", ...authHeaders() },
+          signal: ctrl.signal,
+        });
+        if (!response.ok || !response.body) throw new Error(`live updates: ${response.status}`);
+        const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+        let buffer = "";
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          const parsed = parseSse(buffer + value);
+          buffer = parsed.rest;
+          for (const ev of parsed.events) {
+            if (ev.event !== "update") continue;
+            try {
+              handler.current(parseJson(ev.data) as RunRead);
+            } catch {
+              /* a malformed event must not break the page */
+            }
+          }
+        }
       } catch {
-        /* a malformed event must not break the page */
+        if (ctrl.signal.aborted) return;
       }
-    });
-    return () => source.close();
+      if (!ctrl.signal.aborted) timer = setTimeout(() => void connect(), 2000);
+    };
+    void connect();
+    return () => {
+      ctrl.abort();
+      if (timer) clearTimeout(timer);
+    };
   }, [project, enabled]);
 }

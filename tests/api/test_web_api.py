@@ -1,0 +1,89 @@
+"""What the web app needs from the server: the key catalogue, saved workspace layouts, and the
+bundle served at / with deep links falling back to the app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import ServerProcess, run_script
+
+FILL = """
+import kiseki
+for i, lr in enumerate([0.1, 0.01]):
+    with kiseki.init(project="web", name=f"lr-{lr}", id=f"r{i}",
+                     config={"lr": lr, "opt": {"name": "adam", "beta": 0.9}}) as run:
+        for step in range(20):
+            run.log({"train/loss": lr * (20 - step), "val/acc": step / 20})
+        run.summary["best/acc"] = 0.95
+"""
+
+
+def test_catalogue_lists_every_metric_config_and_summary_key(tmp_path: Path,
+                                                             any_server: ServerProcess) -> None:
+    run_script(FILL, tmp_path, env={"KISEKI_BASE_URL": any_server.url})
+    cat = httpx.get(f"{any_server.url}/api/v1/projects/web/catalogue").json()
+    assert cat["metrics"] == ["train/loss", "val/acc"]
+    assert cat["config"] == ["lr", "opt.beta", "opt.name"]
+    assert {"train/loss", "val/acc", "best/acc"} <= set(cat["summary"])
+    missing = httpx.get(f"{any_server.url}/api/v1/projects/nope/catalogue")
+    assert missing.status_code == 404 and "nope" in missing.json()["detail"]
+
+
+def test_workspace_layout_is_saved_versioned_and_guarded(tmp_path: Path,
+                                                         any_server: ServerProcess) -> None:
+    run_script(FILL, tmp_path, env={"KISEKI_BASE_URL": any_server.url})
+    url = f"{any_server.url}/api/v1/projects/web/workspace"
+    empty = httpx.get(url).json()
+    assert empty["version"] == 0 and empty["layout"] == {}
+    layout = {"panels": {"train/loss": {"size": "large", "smoothing": 0.6}},
+              "sections": {"val": {"collapsed": True}}}
+    saved = httpx.put(url, json={"layout": layout, "base_version": 0}).json()
+    assert saved["version"] == 1
+    assert httpx.get(url).json()["layout"] == layout
+    # A second tab that still holds version 0 gets a conflict, and nothing is overwritten.
+    stale = httpx.put(url, json={"layout": {"panels": {}}, "base_version": 0})
+    assert stale.status_code == 409 and "reload" in stale.json()["detail"]
+    assert httpx.get(url).json()["layout"] == layout
+    # Bad input is refused with a message naming it (I-series): not an object, too large.
+    assert httpx.put(url, json={"layout": [1, 2]}).status_code == 422
+    huge = httpx.put(url, json={"layout": {"x": "y" * 600_000}})
+    assert huge.status_code == 400 and "layout is" in huge.json()["detail"]
+    assert httpx.get(url).json()["version"] == 1
+
+
+@pytest.fixture
+def bundle(tmp_path: Path) -> Path:
+    ui = tmp_path / "ui"
+    (ui / "assets").mkdir(parents=True)
+    (ui / "index.html").write_text("<!doctype html><div id=root></div>APP")
+    (ui / "assets" / "app-1234.js").write_text("console.log(1)")
+    return ui
+
+
+def test_bundle_served_with_deep_links_and_csp(tmp_path: Path, bundle: Path) -> None:
+    srv = ServerProcess(tmp_path / "srv", env={"KISEKI_UI_DIR": str(bundle)}).start()
+    try:
+        root = httpx.get(srv.url + "/")
+        assert "APP" in root.text and "script-src 'self'" in root.headers["content-security-policy"]
+        deep = httpx.get(srv.url + "/p/some-project/r/abc?tab=console")
+        assert deep.status_code == 200 and "APP" in deep.text
+        asset = httpx.get(srv.url + "/assets/app-1234.js")
+        assert asset.text == "console.log(1)" and "immutable" in asset.headers["cache-control"]
+        assert httpx.get(srv.url + "/assets/missing.js").status_code == 404
+        assert httpx.get(srv.url + "/api/v1/nothing-here").status_code == 404
+        assert httpx.get(srv.url + "/../../etc/passwd").status_code in (200, 404)
+        assert "root:" not in httpx.get(srv.url + "/%2e%2e/%2e%2e/etc/passwd").text
+    finally:
+        srv.stop()
+
+
+def test_missing_bundle_page_names_the_build_command(tmp_path: Path) -> None:
+    srv = ServerProcess(tmp_path / "srv", env={"KISEKI_UI_DIR": str(tmp_path / "none")}).start()
+    try:
+        page = httpx.get(srv.url + "/p/x")
+        assert page.status_code == 200 and "make ui" in page.text
+    finally:
+        srv.stop()
