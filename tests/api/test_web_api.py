@@ -87,3 +87,18 @@ def test_missing_bundle_page_names_the_build_command(tmp_path: Path) -> None:
         assert page.status_code == 200 and "make ui" in page.text
     finally:
         srv.stop()
+
+
+def test_large_answers_are_compressed_and_live_stream_is_not(tmp_path: Path,
+                                                             server: ServerProcess) -> None:
+    run_script(FILL.replace("range(20)", "range(500)"), tmp_path,
+               env={"KISEKI_BASE_URL": server.url})
+    body = {"runs": ["r0", "r1"], "keys": ["train/loss", "val/acc"], "buckets": 1000}
+    resp = httpx.post(f"{server.url}/api/v1/projects/web/series", json=body,
+                      headers={"Accept-Encoding": "gzip"})
+    assert resp.headers.get("content-encoding") == "gzip"
+    assert len(resp.json()["series"]) == 4 and len(resp.content) > 4096  # decoded by httpx
+    with httpx.stream("GET", f"{server.url}/api/v1/projects/web/live",
+                      params={"max_seconds": 1}, headers={"Accept-Encoding": "gzip"}) as live:
+        assert live.headers["content-type"].startswith("text/event-stream")
+        assert "content-encoding" not in live.headers

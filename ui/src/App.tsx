@@ -85,8 +85,8 @@ export function App() {
   return (
     <div className="app">
       <header className="topbar">
-        <Link to="/" className="brand">
-          軌跡 kiseki
+        <Link to="/" className="brand" title="軌跡: trajectory">
+          kiseki
         </Link>
         <Breadcrumbs route={route} />
         <span className="spacer" />

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request, Response
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
 from kiseki.server import errors
@@ -42,6 +43,9 @@ def create_app(settings: ServerSettings, store: SQLStore | None = None) -> FastA
     app.state.settings = settings
     app.state.store = store
     errors.install(app)
+    # Chart responses for 100 runs are a few MB of JSON: compress them (level 1: cheap on the
+    # server, still ~4x smaller). Starlette leaves text/event-stream (live updates) alone.
+    app.add_middleware(GZipMiddleware, minimum_size=4096, compresslevel=1)
     auth = [Depends(require_auth)]
     for module in (ingest, projects, runs, metrics, live, workspace):
         app.include_router(module.router, prefix=API, dependencies=auth)

@@ -24,3 +24,8 @@ export function withAlpha(hex: string, alpha: number): string {
     .padStart(2, "0");
   return `${hex}${a}`;
 }
+
+/** The i-th palette colour: distinct for up to 16 items (groups are coloured by position). */
+export function colorAt(i: number): string {
+  return PALETTE[((i % PALETTE.length) + PALETTE.length) % PALETTE.length] as string;
+}

@@ -1,6 +1,6 @@
 // The project workspace: runs table on the left, chart panels on the right. Every setting that
 // changes what is shown is a query parameter (filter, q, order, group, hide, ...).
-import { useCallback, useMemo, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import type { RunRead } from "../api/client";
 import { PanelGrid } from "../components/PanelGrid";
 import { RunsTable } from "../components/RunsTable";
@@ -21,12 +21,29 @@ export function WorkspacePage({ project, theme }: { project: string; theme: Them
   const runs = useProjectRuns(project, filter, order);
   // Live: rows are patched in place and charts of changed runs re-query (liveVersion bumps).
   const [liveVersion, setLiveVersion] = useState<Record<string, number>>({});
+  // A run the table does not know yet (just started) reloads the list once things settle.
+  const known = useRef(new Map<string, RunRead>());
+  known.current = new Map(runs.runs.map((r) => [r.id, r]));
+  const reloadTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  useEffect(() => () => clearTimeout(reloadTimer.current), []);
   const onLive = useCallback(
-    (run: RunRead) => {
-      runs.patch([run]);
-      setLiveVersion((v) => ({ ...v, [run.id]: (v[run.id] ?? 0) + 1 }));
+    (event: RunRead) => {
+      // Events are a whole run (``id``) or a short change notice (``run_id``, state, last_step,
+      // updated_at): merge whichever fields came into the known row.
+      const changed = event as Partial<RunRead> & { run_id?: string };
+      const id = changed.id ?? changed.run_id;
+      if (!id || (changed.project !== undefined && changed.project !== project)) return;
+      const prev = known.current.get(id);
+      if (prev) {
+        const { run_id: _ignored, ...fields } = changed;
+        runs.patch([{ ...prev, ...fields, id }]);
+      } else {
+        clearTimeout(reloadTimer.current);
+        reloadTimer.current = setTimeout(runs.reload, 500);
+      }
+      setLiveVersion((v) => ({ ...v, [id]: (v[id] ?? 0) + 1 }));
     },
-    [runs.patch],
+    [runs.patch, runs.reload, project],
   );
   useLiveUpdates(project, onLive);
 
@@ -43,14 +60,15 @@ export function WorkspacePage({ project, theme }: { project: string; theme: Them
   }, [shown, hidden, colors, groups]);
   const setHidden = useCallback(
     (ids: string[], hide: boolean) => {
-      const next = new Set(hidden);
+      // Read the URL now (not the rendered value) so that calls made back to back compose.
+      const next = new Set(decodeList(new URLSearchParams(window.location.search).get("hide")));
       for (const id of ids) {
         if (hide) next.add(id);
         else next.delete(id);
       }
       setHideParam(next.size ? encodeList([...next].sort()) : undefined);
     },
-    [hidden, setHideParam],
+    [setHideParam],
   );
 
   return (

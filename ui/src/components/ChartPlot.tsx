@@ -1,0 +1,311 @@
+// The canvas of one chart panel: a uPlot instance drawing prepared lines (see ChartModel), a
+// faint min/max band behind each line, drag-to-zoom and double-click to reset. Data fetching,
+// smoothing and the legend live in MetricPanel.
+import { useEffect, useRef } from "react";
+import uPlot from "uplot";
+import type { Aligned } from "../lib/buckets";
+import { withAlpha } from "../lib/colors";
+import { formatNumber } from "../lib/format";
+import { cssVar, type Theme } from "../lib/theme";
+
+/** One drawn line: a run, or a group of runs (mean of the group). */
+export interface ChartLine {
+  id: string;
+  label: string;
+  color: string;
+  /** dashes tell the keys of a multi-key panel apart */
+  dash?: number[];
+  /** the metric key this line shows */
+  key: string;
+  x: number[];
+  /** the values drawn as the line (bucket ``last``, or the group mean); may hold NaN/±inf */
+  y: number[];
+  /** smoothed ``y``; null where ``y`` is not finite */
+  s: (number | null)[];
+  /** band: bucket min / max (for groups: lowest min / highest max across the group's runs) */
+  lo: number[];
+  hi: number[];
+  /** points per bucket (runs per x for groups) */
+  n: number[];
+}
+
+export interface ChartModel {
+  lines: ChartLine[];
+  smoothed: boolean;
+  xAxis: string;
+  logY: boolean;
+  xRange: [number, number];
+  yRange: [number, number] | null;
+  /** lowest and highest finite value drawn (lines, smoothed lines and bands) */
+  yExtent: [number, number] | null;
+  /** lines on one x array: raw lines first when smoothed, then the drawn (smoothed) lines */
+  aligned: Aligned;
+}
+
+export interface ChartPlotProps {
+  model: ChartModel;
+  height: number;
+  theme: Theme;
+  onHover: (x: number | null) => void;
+  onZoom: (x0: number, x1: number) => void;
+  onReset: () => void;
+  onDrawn: () => void;
+}
+
+function trimmed(v: number, digits = 3): string {
+  return String(Number(v.toPrecision(digits)));
+}
+
+/** Axis tick text: 1.5k, 2M, 0.001, 1e-5. */
+export function tickText(v: number | null): string {
+  if (v === null || v === undefined) return ""; // uPlot leaves some log-scale ticks unlabelled
+  if (!Number.isFinite(v)) return formatNumber(v);
+  const a = Math.abs(v);
+  if (a >= 1e12) return formatNumber(v, 3);
+  if (a >= 1e9) return `${trimmed(v / 1e9)}G`;
+  if (a >= 1e6) return `${trimmed(v / 1e6)}M`;
+  if (a >= 1e4) return `${trimmed(v / 1e3)}k`;
+  return formatNumber(v, 3);
+}
+
+export function durationTick(seconds: number | null): string {
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return "";
+  const a = Math.abs(seconds);
+  if (a < 120) return `${trimmed(seconds)}s`;
+  if (a < 7200) return `${trimmed(seconds / 60)}m`;
+  if (a < 172800) return `${trimmed(seconds / 3600)}h`;
+  return `${trimmed(seconds / 86400)}d`;
+}
+
+function drawBands(u: uPlot, model: ChartModel): void {
+  const ctx = u.ctx;
+  const { left, top, width, height } = u.bbox;
+  const xmin = model.xRange[0];
+  const xmax = model.xRange[1];
+  ctx.save();
+  ctx.beginPath();
+  ctx.rect(left, top, width, height);
+  ctx.clip();
+  const minBar = Math.max(1, Math.round(devicePixelRatio || 1));
+  for (const line of model.lines) {
+    const { x, lo, hi } = line;
+    const ok = (i: number): boolean => {
+      const a = lo[i] as number;
+      const b = hi[i] as number;
+      if (!Number.isFinite(a) || !Number.isFinite(b)) return false;
+      return !model.logY || (a > 0 && b > 0);
+    };
+    const path = new Path2D(); // the band
+    const edges = new Path2D(); // its max and min envelopes, stroked so a one-bucket spike shows
+    let any = false;
+    let i = 0;
+    // polygons over runs of consecutive buckets that have a finite band and a non-zero width
+    while (i < x.length) {
+      if (!ok(i) || (x[i] as number) > xmax) {
+        i++;
+        continue;
+      }
+      let j = i;
+      while (j + 1 < x.length && ok(j + 1) && (x[j + 1] as number) <= xmax) j++;
+      let flat = true;
+      for (let k = i; k <= j; k++) if (lo[k] !== hi[k]) flat = false;
+      if (!flat && (x[j] as number) >= xmin) {
+        any = true;
+        if (i === j) {
+          const px = u.valToPos(x[i] as number, "x", true);
+          const y0 = u.valToPos(hi[i] as number, "y", true);
+          const y1 = u.valToPos(lo[i] as number, "y", true);
+          path.rect(px - minBar / 2, Math.min(y0, y1), minBar, Math.max(minBar, Math.abs(y1 - y0)));
+        } else {
+          const px = (k: number) => u.valToPos(x[k] as number, "x", true);
+          const phi = (k: number) => u.valToPos(hi[k] as number, "y", true);
+          const plo = (k: number) => u.valToPos(lo[k] as number, "y", true);
+          path.moveTo(px(i), phi(i));
+          edges.moveTo(px(i), phi(i));
+          for (let k = i + 1; k <= j; k++) {
+            path.lineTo(px(k), phi(k));
+            edges.lineTo(px(k), phi(k));
+          }
+          edges.moveTo(px(j), plo(j));
+          for (let k = j; k >= i; k--) {
+            path.lineTo(px(k), plo(k));
+            edges.lineTo(px(k), plo(k));
+          }
+          path.closePath();
+        }
+      }
+      i = j + 1;
+    }
+    if (any) {
+      ctx.fillStyle = withAlpha(line.color, 0.15);
+      ctx.fill(path);
+      ctx.strokeStyle = withAlpha(line.color, 0.45);
+      ctx.lineWidth = minBar;
+      ctx.stroke(edges);
+    }
+  }
+  ctx.restore();
+}
+
+function toData(model: ChartModel): uPlot.AlignedData {
+  // undefined (no point at this x: joined over) and null (NaN/inf: a gap) are both meant
+  return [model.aligned.x, ...model.aligned.ys] as unknown as uPlot.AlignedData;
+}
+
+export function ChartPlot(props: ChartPlotProps) {
+  const host = useRef<HTMLDivElement>(null);
+  const plot = useRef<uPlot | null>(null);
+  const drawnModel = useRef<ChartModel | null>(null);
+  const handlers = useRef(props);
+  handlers.current = props;
+  const { model, height, theme } = props;
+  const current = useRef(model);
+  current.current = model;
+  // a new plot only when what the series look like changes; new data alone goes to setData
+  // (live updates twice a second keep the cursor and the legend where they are)
+  const shape = [
+    theme,
+    height,
+    model.xAxis,
+    model.logY,
+    model.smoothed,
+    ...model.lines.map((l) => `${l.id}\u0001${l.color}\u0001${l.label}\u0001${l.dash?.join(",") ?? ""}`),
+  ].join("\u0002");
+
+  useEffect(() => {
+    const el = host.current;
+    if (!el) return;
+    const model = current.current;
+    const fg = cssVar("--fg-soft") || "#666";
+    const grid = cssVar("--grid") || "rgba(0,0,0,0.08)";
+    const axisValues =
+      model.xAxis === "_timestamp"
+        ? undefined
+        : (_u: uPlot, splits: number[]) =>
+            splits.map((v) => (model.xAxis === "_runtime" ? durationTick(v) : tickText(v)));
+    let frame = 0;
+    let hoverAt: number | null = null;
+    const series: uPlot.Series[] = [{}];
+    if (model.smoothed) {
+      for (const line of model.lines)
+        series.push({
+          label: `${line.label} (raw)`,
+          stroke: withAlpha(line.color, 0.28),
+          width: 1,
+          dash: line.dash,
+          points: { show: false },
+        });
+    }
+    for (const line of model.lines)
+      series.push({ label: line.label, stroke: line.color, width: 1.5, dash: line.dash });
+    const opts: uPlot.Options = {
+      width: Math.max(100, el.clientWidth),
+      height,
+      legend: { show: false },
+      cursor: {
+        drag: { x: true, y: false, setScale: false },
+        points: { show: false },
+        // the legend looks values up itself: no per-series search for the nearest non-null value
+        dataIdx: (_u: uPlot, _seriesIdx: number, closestIdx: number) => closestIdx,
+        bind: {
+          dblclick: () => () => {
+            handlers.current.onReset();
+            return null;
+          },
+        },
+      },
+      scales: {
+        x: {
+          time: model.xAxis === "_timestamp",
+          auto: false,
+          range: (): uPlot.Range.MinMax => [current.current.xRange[0], current.current.xRange[1]],
+        },
+        y: {
+          auto: false,
+          distr: model.logY ? 3 : 1,
+          range: (): uPlot.Range.MinMax => {
+            const yr = current.current.yRange;
+            return yr ? [yr[0], yr[1]] : model.logY ? [1, 10] : [0, 1];
+          },
+        },
+      },
+      axes: [
+        { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 }, values: axisValues },
+        {
+          stroke: fg,
+          grid: { stroke: grid, width: 1 },
+          ticks: { stroke: grid, width: 1 },
+          values: (_u: uPlot, splits: number[]) => splits.map(tickText),
+          size: 52,
+        },
+      ],
+      series,
+      hooks: {
+        drawAxes: [(u: uPlot) => drawBands(u, current.current)],
+        draw: [() => handlers.current.onDrawn()],
+        setCursor: [
+          (u: uPlot) => {
+            const idx = u.cursor.idx;
+            const xs = u.data[0];
+            hoverAt = idx === null || idx === undefined ? null : (xs[idx] ?? null);
+            // one legend update per frame, however many mouse events came
+            if (frame === 0) {
+              frame = requestAnimationFrame(() => {
+                frame = 0;
+                handlers.current.onHover(hoverAt);
+              });
+            }
+          },
+        ],
+        setSelect: [
+          (u: uPlot) => {
+            const { left, width } = u.select;
+            if (width < 4) return;
+            const a = u.posToVal(left, "x");
+            const b = u.posToVal(left + width, "x");
+            u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+            handlers.current.onZoom(Math.min(a, b), Math.max(a, b));
+          },
+        ],
+      },
+    };
+    const u = new uPlot(opts, toData(model), el);
+    plot.current = u;
+    drawnModel.current = model;
+    const leave = () => {
+      if (frame !== 0) cancelAnimationFrame(frame);
+      frame = 0;
+      handlers.current.onHover(null);
+    };
+    u.over.addEventListener("mouseleave", leave);
+    return () => {
+      if (frame !== 0) cancelAnimationFrame(frame);
+      u.over.removeEventListener("mouseleave", leave);
+      u.destroy();
+      plot.current = null;
+    };
+    // shape stands for everything the options are built from
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [shape]);
+
+  useEffect(() => {
+    const u = plot.current;
+    if (!u || drawnModel.current === model) return;
+    drawnModel.current = model;
+    u.setData(toData(model), true);
+  }, [model]);
+
+  useEffect(() => {
+    const el = host.current;
+    if (!el || typeof ResizeObserver === "undefined") return;
+    const ro = new ResizeObserver(() => {
+      const u = plot.current;
+      const w = Math.max(100, el.clientWidth);
+      if (u && Math.abs(u.width - w) > 1) u.setSize({ width: w, height: u.height });
+    });
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, []);
+
+  return <div ref={host} className="chart-plot" />;
+}
