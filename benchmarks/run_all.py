@@ -1,4 +1,10 @@
-"""Run every benchmark and print their figures (not pass/fail; see README.md here)."""
+"""Run every benchmark and print their figures (not pass/fail; see README.md here).
+
+    python benchmarks/run_all.py [--ui] [options passed to every benchmark, e.g. --json]
+
+``--ui`` adds the web app benchmark (``bench_ui.py``: headless Chromium, a built web app and a
+2.5 GB generated store, ~5 min the first time); it gets only ``--json`` of the options.
+"""
 
 from __future__ import annotations
 
@@ -15,13 +21,17 @@ BENCHES = [
     ["bench_series.py"],
     ["compare_anchors.py"],
 ]
+OPT_IN = {"--ui": ["bench_ui.py"]}
 
 
 def main() -> None:
-    extra = sys.argv[1:]
-    for bench in BENCHES:
+    extra = [a for a in sys.argv[1:] if a not in OPT_IN]
+    benches = [b + extra for b in BENCHES]
+    benches += [bench + [a for a in extra if a == "--json"]
+                for flag, bench in OPT_IN.items() if flag in sys.argv[1:]]
+    for bench in benches:
         print(f"== {bench[0]}", flush=True)
-        subprocess.run([sys.executable, str(HERE / bench[0]), *bench[1:], *extra], check=False)
+        subprocess.run([sys.executable, str(HERE / bench[0]), *bench[1:]], check=False)
 
 
 if __name__ == "__main__":

@@ -97,6 +97,7 @@ run.finish()
             for line in resp.iter_lines():
                 if line.startswith("data: "):
                     event = json.loads(line[6:])
+                    assert event["project"] == "live" and "summary" in event
                     if event["last_step"] is not None:
                         steps.append(event["last_step"])
                     if len(set(steps)) >= 3 or event["state"] != "running":

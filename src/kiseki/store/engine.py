@@ -39,6 +39,9 @@ def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA foreign_keys=ON")
+    # reads through a memory map (up to SQLite's built-in cap, 2 GB by default): a chart over
+    # long runs reads hundreds of MB of point blocks, about twice as fast as through read()
+    cur.execute("PRAGMA mmap_size=2147418112")
     cur.close()
 
 

@@ -137,6 +137,51 @@ def series(conn: Connection, project: str, run_id: str, key: str, buckets: int =
     return {"run": run_id, "key": key, "x_axis": x_axis, **cols}
 
 
+def series_many(conn: Connection, project: str, run_ids: list[str], keys: list[str],
+                buckets: int = 1000, x_axis: str = "step", x_min: float | None = None,
+                x_max: float | None = None) -> dict[str, Any]:
+    """``series`` of every run x key pair (run-major), with the pairs whose run or key does not
+    exist listed in ``missing``. On the step axis a few queries serve every pair."""
+    pairs = [(r, k) for r in run_ids for k in keys]
+    out: list[dict[str, Any]] = []
+    missing: list[dict[str, str]] = []
+    if not pairs:
+        return {"series": out, "missing": missing}
+    if x_axis not in ("step", "_step"):
+        for run_id, key in pairs:
+            try:
+                out.append(series(conn, project, run_id, key, buckets, x_axis, x_min, x_max))
+            except NotFoundError:
+                missing.append({"run": run_id, "key": key})
+        return {"series": out, "missing": missing}
+    if not 1 <= buckets <= MAX_BUCKETS:
+        raise ValidationError(f"buckets must be between 1 and {MAX_BUCKETS}, got {buckets}")
+    for name, value in (("x_min", x_min), ("x_max", x_max)):
+        if value is not None and not math.isfinite(value):
+            raise ValidationError(f"{name} must be a finite number, got {value}")
+    pks: dict[str, int] = dict(conn.execute(  # type: ignore[arg-type]
+        select(runs.c.run_id, runs.c.id).join(projects, projects.c.id == runs.c.project_id)
+        .where(projects.c.name == project, runs.c.run_id.in_(sorted(set(run_ids))))).all())
+    found: dict[tuple[int, str], dict[str, Any]] = {}
+    if pks:
+        t = metric_keys.c
+        for row in conn.execute(select(metric_keys).where(t.run_pk.in_(sorted(set(pks.values()))),
+                                                          t.key.in_(sorted(set(keys))))):
+            key_row = dict(row._mapping)
+            found[(key_row["run_pk"], key_row["key"])] = key_row
+    todo: list[tuple[str, str, dict[str, Any]]] = []
+    for run_id, key in pairs:
+        k = found.get((pks[run_id], key)) if run_id in pks else None
+        if k is None:
+            missing.append({"run": run_id, "key": key})
+        else:
+            todo.append((run_id, key, k))
+    cols = m.series_by_step_many(conn, [k for _, _, k in todo], buckets, x_min, x_max)
+    for (run_id, key, _), c in zip(todo, cols):
+        out.append({"run": run_id, "key": key, "x_axis": x_axis, **c})
+    return {"series": out, "missing": missing}
+
+
 def history_page(conn: Connection, project: str, run_id: str, keys: list[str] | None,
                  min_step: int | None, max_step: int | None, page_size: int,
                  system: bool = False) -> dict[str, Any]:
@@ -210,9 +255,9 @@ def console_page(conn: Connection, project: str, run_id: str, offset: int, limit
 
 
 def updates_since(conn: Connection, project: str, since: float) -> list[dict[str, Any]]:
-    """Runs of a project changed after ``since`` (wall time), for live updates."""
+    """Runs of a project changed after ``since`` (wall time), for live updates: each is the
+    whole run as ``list_runs`` gives it (so a table row can be replaced), plus ``run_id``."""
     pk = project_pk(conn, project)
-    rows = conn.execute(select(runs.c.run_id, runs.c.state, runs.c.updated_at, runs.c.last_step)
-                        .where(runs.c.project_id == pk, runs.c.updated_at > since)
-                        .order_by(runs.c.updated_at)).all()
-    return [dict(r._mapping) for r in rows]
+    rows = conn.execute(select(runs).where(runs.c.project_id == pk, runs.c.updated_at > since)
+                        .order_by(runs.c.updated_at).limit(MAX_PAGE)).all()
+    return [{**run_to_dict(r, project), "run_id": r._mapping["run_id"]} for r in rows]

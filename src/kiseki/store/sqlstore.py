@@ -83,6 +83,13 @@ class SQLStore:
             queries.mark_crashed(conn, self.heartbeat_timeout, self.grace_until)
             return fn(conn)
 
+    def _read_data(self, fn: Callable[[Connection], T]) -> T:
+        """A read of metric data, which says nothing about run states: without the crashed-run
+        check, whose UPDATE would make it a write transaction. On SQLite a write transaction
+        holds the one write lock, so concurrent chart queries would wait for each other."""
+        with self._tx() as conn:
+            return fn(conn)
+
     # -- writes ---------------------------------------------------------------------------------
     def ingest(self, project: str, run_id: str, stream: str,
                entries: list[tuple[int, rec.Record | None]],
@@ -150,7 +157,13 @@ class SQLStore:
                                                       limit))
 
     def series(self, project: str, run_id: str, key: str, **kw: Any) -> dict[str, Any]:
-        return self._read(lambda c: queries.series(c, project, run_id, key, **kw))
+        return self._read_data(lambda c: queries.series(c, project, run_id, key, **kw))
+
+    def series_many(self, project: str, run_ids: list[str], keys: list[str],
+                    **kw: Any) -> dict[str, Any]:
+        """``series`` of every run x key pair in one read: ``{"series": [...], "missing":
+        [{"run", "key"}, ...]}`` (see :func:`kiseki.store.queries.series_many`)."""
+        return self._read_data(lambda c: queries.series_many(c, project, run_ids, keys, **kw))
 
     def history_page(self, project: str, run_id: str, keys: list[str] | None = None,
                      min_step: int | None = None, max_step: int | None = None,

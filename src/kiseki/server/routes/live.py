@@ -28,7 +28,8 @@ async def live_updates(project: str, request: Request, store: Store,
                        interval: Annotated[float, Query(ge=0.2, le=10)] = 1.0,
                        max_seconds: Annotated[float, Query(ge=1, le=3600)] = 600
                        ) -> StreamingResponse:
-    """SSE stream: an ``update`` event per run whose data changed (state, last step).
+    """SSE stream: an ``update`` event per run whose data changed (state, last step, summary);
+    the event's data is the run as ``list_runs`` returns it.
 
     Clients re-query the series of the runs named in the event over the range they show.
     """

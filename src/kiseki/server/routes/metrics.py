@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import math
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+import msgspec
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from kiseki.core.errors import NotFoundError, ValidationError
+from kiseki.core.errors import ValidationError
+from kiseki.core.values import to_json_safe
 from kiseki.server.deps import Store
 from kiseki.server.respond import json_response
 from kiseki.server.schemas import ConsolePage, HistoryPage, Series, SeriesMany, SeriesQuery
 
 router = APIRouter(tags=["metrics"])
 MAX_SERIES_PER_REQUEST = 2000
+COLUMNS = ("x", "min", "max", "mean", "last", "count")
 
 
 @router.get("/projects/{project}/runs/{run_id}/series", operation_id="get_series",
@@ -37,27 +42,56 @@ async def get_series(project: str, run_id: str, store: Store,  # type: ignore[no
 @router.post("/projects/{project}/series", operation_id="query_series",
              response_model=SeriesMany)
 async def query_series(project: str, body: SeriesQuery,  # type: ignore[no-untyped-def]
-                       store: Store):
+                       store: Store, request: Request):
     """Many runs x many keys in one request (for charts comparing runs)."""
     if len(body.runs) * len(body.keys) > MAX_SERIES_PER_REQUEST:
         raise ValidationError(f"at most {MAX_SERIES_PER_REQUEST} run x key pairs per request")
     if not 1 <= body.buckets <= 10_000:
         raise ValidationError(f"buckets must be between 1 and 10000, got {body.buckets}")
 
-    def work() -> dict[str, Any]:
-        out: list[dict[str, Any]] = []
-        missing: list[dict[str, str]] = []
-        for run_id in body.runs:
-            for key in body.keys:
-                try:
-                    out.append(store.series(project, run_id, key, buckets=body.buckets,
-                                            x_axis=body.x_axis, x_min=body.x_min,
-                                            x_max=body.x_max))
-                except NotFoundError:
-                    missing.append({"run": run_id, "key": key})
-        return {"series": out, "missing": missing}
+    def work() -> Response:
+        result = store.series_many(project, body.runs, body.keys, buckets=body.buckets,
+                                   x_axis=body.x_axis, x_min=body.x_min, x_max=body.x_max)
+        return _series_response(result)
 
-    return json_response(await run_in_threadpool(work))
+    async with _series_lock(request.app):
+        if await request.is_disconnected():  # the chart gave up waiting (zoomed again, left)
+            return Response(status_code=499)
+        return await run_in_threadpool(work)
+
+
+def _series_lock(app: Any) -> asyncio.Lock:
+    """One chart query at a time per server process (first come, first served): they are
+    CPU-bound (row decoding, numpy), and threads of one process running several at once only
+    fight over the GIL: six panels asking at once took twice as long in total as one after
+    the other, and every panel waited for the slowest. In turn, the first panel draws after
+    one query. Waiting requests hold no worker thread."""
+    lock: asyncio.Lock | None = getattr(app.state, "series_lock", None)
+    if lock is None:
+        lock = app.state.series_lock = asyncio.Lock()
+    return lock
+
+
+def _series_response(result: dict[str, Any]) -> Response:
+    """``json_response`` of a ``series_many`` result, without walking every number in Python:
+    only the columns holding NaN or ±Inf go through ``to_json_safe``."""
+    safe = []
+    for s in result["series"]:
+        s = dict(s)
+        for name in COLUMNS:
+            col = s.get(name)
+            if col and not _all_finite(col):
+                s[name] = to_json_safe(col)
+        safe.append(s)
+    body = msgspec.json.encode({"series": safe, "missing": result["missing"]})
+    return Response(body, media_type="application/json")
+
+
+def _all_finite(col: list[Any]) -> bool:
+    try:
+        return math.isfinite(sum(col))  # NaN and ±Inf survive a sum; so may a huge overflow
+    except (TypeError, OverflowError):
+        return False
 
 
 @router.get("/projects/{project}/runs/{run_id}/history", operation_id="get_history",
