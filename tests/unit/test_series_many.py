@@ -176,3 +176,27 @@ def test_raw_buckets_match_a_plain_reference(store: SQLStore) -> None:
             for col in ("x", "min", "max", "last", "count"):
                 _same(got[col], expected[col])
             np.testing.assert_allclose(got["mean"], expected["mean"], rtol=1e-12)
+
+
+def test_cached_answers_match_and_follow_new_points(store: SQLStore) -> None:
+    """The second identical query is served from the store's cache (no bucket read) and equals
+    the first; points logged afterwards (a live run) show up at once, never a stale chart."""
+    query = {"buckets": 100}
+    first = store.series_many("p", ["long", "sparse"], ["loss"], **query)
+    assert len(store.series_cache._entries) == 2
+    from kiseki.store import metrics as m
+
+    calls = []
+    original = m._bucket_rows_of
+    m._bucket_rows_of = lambda *a, **k: calls.append(a) or original(*a, **k)  # type: ignore
+    try:
+        again = store.series_many("p", ["long", "sparse"], ["loss"], **query)
+    finally:
+        m._bucket_rows_of = original  # type: ignore[assignment]
+    _same(again, first)
+    assert calls == []  # served from the cache
+    _ingest_more = [(2, rec.Metrics(20_000, T0 + 999.0, {"loss": 5e9}))]
+    store.ingest("p", "long", "s2", _ingest_more)
+    fresh = store.series_many("p", ["long"], ["loss"], **query)
+    _same(fresh, _one_by_one(store, ["long"], ["loss"], **query))
+    assert fresh["series"][0]["max"][-1] == 5e9 and fresh["series"][0]["x"][-1] <= 20_000

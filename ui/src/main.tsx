@@ -5,6 +5,7 @@ import "./styles.css";
 import { App } from "./App";
 import { applyTheme, initialTheme } from "./lib/theme";
 
+performance.mark("kiseki:app-start");
 applyTheme(initialTheme());
 const root = document.getElementById("root");
 if (root) {

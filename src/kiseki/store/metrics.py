@@ -15,6 +15,8 @@ key aggregates) SQLite keeps NaN as NULL and loses the sign of -0.0: ``special``
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -344,14 +346,66 @@ def series_by_step(conn: Connection, key: dict[str, Any], buckets: int,
     return series_by_step_many(conn, [key], buckets, x_min, x_max)[0]
 
 
+class SeriesCache:
+    """Chart columns already computed, by key and query, LRU-bounded by points held.
+
+    An entry's identity includes the key's count, step range, sum, min, max and last, so a key
+    that gains, loses or rewrites points (live runs, resumes) is simply a new identity: entries
+    never go stale, whichever process wrote the store. Thread-safe; one per store.
+    """
+
+    def __init__(self, max_points: int = 2_000_000) -> None:
+        self.max_points = max_points
+        self._entries: OrderedDict[tuple[Any, ...], dict[str, list[Any]]] = OrderedDict()
+        self._points = 0
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def ident(key: dict[str, Any], buckets: int, x_min: float | None,
+              x_max: float | None) -> tuple[Any, ...]:
+        return (key["id"], key["count"], key["first_step"], key["last_step"], key["sum"],
+                key["min"], key["max"], key["last"], key["last_special"], buckets, x_min, x_max)
+
+    def get(self, ident: tuple[Any, ...]) -> dict[str, list[Any]] | None:
+        with self._lock:
+            cols = self._entries.get(ident)
+            if cols is not None:
+                self._entries.move_to_end(ident)
+            return cols
+
+    def put(self, ident: tuple[Any, ...], cols: dict[str, list[Any]]) -> None:
+        size = len(cols["x"]) + 1
+        if size > self.max_points:
+            return
+        with self._lock:
+            old = self._entries.pop(ident, None)
+            if old is not None:
+                self._points -= len(old["x"]) + 1
+            self._entries[ident] = cols
+            self._points += size
+            while self._points > self.max_points:
+                _, dropped = self._entries.popitem(last=False)
+                self._points -= len(dropped["x"]) + 1
+
+
 def series_by_step_many(conn: Connection, keys: list[dict[str, Any]], buckets: int,
-                        x_min: float | None, x_max: float | None) -> list[dict[str, list[Any]]]:
-    """``series_by_step`` of many keys (of any runs) with one query per bucket level used."""
+                        x_min: float | None, x_max: float | None,
+                        cache: SeriesCache | None = None) -> list[dict[str, list[Any]]]:
+    """``series_by_step`` of many keys (of any runs) with one query per bucket level used.
+
+    With ``cache``, keys whose columns were computed before for the same query are not read
+    again. The returned column lists may be shared with the cache: do not modify them."""
     plans = [_step_plan(k, buckets, x_min, x_max) for k in keys]
     out: list[dict[str, list[Any]]] = [empty_series() for _ in keys]
+    idents = [SeriesCache.ident(k, buckets, x_min, x_max) for k in keys] if cache else []
     by_level: dict[int, list[int]] = {}
     for i, plan in enumerate(plans):
-        if plan is not None:
+        if plan is None:
+            continue
+        hit = cache.get(idents[i]) if cache else None
+        if hit is not None:
+            out[i] = hit
+        else:
             by_level.setdefault(plan[0], []).append(i)
     for level, idx in by_level.items():
         lo = min(plans[i][1] for i in idx)  # type: ignore[index]
@@ -367,6 +421,9 @@ def series_by_step_many(conn: Connection, keys: list[dict[str, Any]], buckets: i
             for i in idx:
                 _, klo, khi = plans[i]  # type: ignore[misc]
                 out[i] = _bucket_series(rows.get(keys[i]["id"]), level, klo, khi, buckets)
+        if cache:
+            for i in idx:
+                cache.put(idents[i], out[i])
     return out
 
 

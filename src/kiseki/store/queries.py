@@ -139,7 +139,7 @@ def series(conn: Connection, project: str, run_id: str, key: str, buckets: int =
 
 def series_many(conn: Connection, project: str, run_ids: list[str], keys: list[str],
                 buckets: int = 1000, x_axis: str = "step", x_min: float | None = None,
-                x_max: float | None = None) -> dict[str, Any]:
+                x_max: float | None = None, cache: m.SeriesCache | None = None) -> dict[str, Any]:
     """``series`` of every run x key pair (run-major), with the pairs whose run or key does not
     exist listed in ``missing``. On the step axis a few queries serve every pair."""
     pairs = [(r, k) for r in run_ids for k in keys]
@@ -176,7 +176,7 @@ def series_many(conn: Connection, project: str, run_ids: list[str], keys: list[s
             missing.append({"run": run_id, "key": key})
         else:
             todo.append((run_id, key, k))
-    cols = m.series_by_step_many(conn, [k for _, _, k in todo], buckets, x_min, x_max)
+    cols = m.series_by_step_many(conn, [k for _, _, k in todo], buckets, x_min, x_max, cache)
     for (run_id, key, _), c in zip(todo, cols):
         out.append({"run": run_id, "key": key, "x_axis": x_axis, **c})
     return {"series": out, "missing": missing}

@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from kiseki.core import records as rec
 from kiseki.core.errors import StorageError, StorageUnavailableError
-from kiseki.store import ingest, queries
+from kiseki.store import ingest, metrics, queries
 from kiseki.store.engine import make_engine, migrate
 
 T = TypeVar("T")
@@ -33,6 +33,7 @@ class SQLStore:
         self.heartbeat_timeout = heartbeat_timeout
         self.grace_until = grace_until
         self._key_cache: tuple[float, set[str]] | None = None
+        self.series_cache = metrics.SeriesCache()
 
     @classmethod
     def open(cls, url: str, blob_dir: str | None = None, heartbeat_timeout: float = 300.0,
@@ -163,7 +164,8 @@ class SQLStore:
                     **kw: Any) -> dict[str, Any]:
         """``series`` of every run x key pair in one read: ``{"series": [...], "missing":
         [{"run", "key"}, ...]}`` (see :func:`kiseki.store.queries.series_many`)."""
-        return self._read_data(lambda c: queries.series_many(c, project, run_ids, keys, **kw))
+        return self._read_data(lambda c: queries.series_many(c, project, run_ids, keys,
+                                                             cache=self.series_cache, **kw))
 
     def history_page(self, project: str, run_id: str, keys: list[str] | None = None,
                      min_step: int | None = None, max_step: int | None = None,

@@ -95,10 +95,23 @@ export function valueAtX(xs: number[], ys: number[], x: number): number {
 /** The sorted union of several ascending x arrays (duplicates once). */
 export function unionX(xss: readonly (readonly number[])[]): number[] {
   if (xss.length === 1) return dedupeSorted(xss[0] as number[]);
-  const all: number[] = [];
-  for (const xs of xss) for (const x of xs) if (Number.isFinite(x)) all.push(x);
-  all.sort((a, b) => a - b);
-  return dedupeSorted(all);
+  // Runs of one length share their bucket grid: then the union is that grid (common case,
+  // 100 runs x 350 buckets per panel), found without sorting 35,000 numbers.
+  const first = xss[0] ?? [];
+  if (xss.every((xs) => sameArray(xs, first))) return dedupeSorted(first);
+  let n = 0;
+  for (const xs of xss) n += xs.length;
+  const all = new Float64Array(n);
+  let k = 0;
+  for (const xs of xss) for (const x of xs) if (Number.isFinite(x)) all[k++] = x;
+  return dedupeSorted(Array.from(all.subarray(0, k).sort())); // typed sort: numeric, native
+}
+
+function sameArray(a: readonly number[], b: readonly number[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function dedupeSorted(xs: readonly number[]): number[] {
@@ -180,15 +193,16 @@ export function alignLines(
   lines: readonly { x: readonly number[]; y: readonly (number | null)[] }[],
   columns?: Columns,
 ): Aligned {
+  let union: number[] | undefined;
   if (columns && columns.n > 0 && columns.x1 > columns.x0 && lines.length > 1) {
     let total = 0;
     for (const l of lines) total += l.x.length;
     if (total > columns.n * 2) {
-      const snapped = unionX(lines.map((l) => l.x)).length > columns.n * 2;
-      if (snapped) return alignToColumns(lines, columns);
+      union = unionX(lines.map((l) => l.x));
+      if (union.length > columns.n * 2) return alignToColumns(lines, columns);
     }
   }
-  const x = unionX(lines.map((l) => l.x));
+  const x = union ?? unionX(lines.map((l) => l.x));
   const index = new Map<number, number>();
   x.forEach((v, i) => index.set(v, i));
   const ys = lines.map((line) => {
