@@ -77,6 +77,8 @@ export function durationTick(seconds: number | null): string {
   return `${trimmed(seconds / 86400)}d`;
 }
 
+const FILL_MAX_LINES = 12;
+
 function drawBands(u: uPlot, model: ChartModel): void {
   const ctx = u.ctx;
   const { left, top, width, height } = u.bbox;
@@ -137,8 +139,13 @@ function drawBands(u: uPlot, model: ChartModel): void {
       i = j + 1;
     }
     if (any) {
-      ctx.fillStyle = withAlpha(line.color, 0.15);
-      ctx.fill(path);
+      // Filling 100 overlapping translucent bands blends every pixel 100 times (the costliest
+      // part of a many-run chart); past FILL_MAX_LINES only the envelopes are drawn, which
+      // keeps every spike visible.
+      if (model.lines.length <= FILL_MAX_LINES) {
+        ctx.fillStyle = withAlpha(line.color, 0.15);
+        ctx.fill(path);
+      }
       ctx.strokeStyle = withAlpha(line.color, 0.45);
       ctx.lineWidth = minBar;
       ctx.stroke(edges);
