@@ -89,15 +89,42 @@ def test_missing_bundle_page_names_the_build_command(tmp_path: Path) -> None:
         srv.stop()
 
 
-def test_large_answers_are_compressed_and_live_stream_is_not(tmp_path: Path,
-                                                             server: ServerProcess) -> None:
-    run_script(FILL.replace("range(20)", "range(500)"), tmp_path,
-               env={"KISEKI_BASE_URL": server.url})
-    body = {"runs": ["r0", "r1"], "keys": ["train/loss", "val/acc"], "buckets": 1000}
-    resp = httpx.post(f"{server.url}/api/v1/projects/web/series", json=body,
-                      headers={"Accept-Encoding": "gzip"})
-    assert resp.headers.get("content-encoding") == "gzip"
-    assert len(resp.json()["series"]) == 4 and len(resp.content) > 4096  # decoded by httpx
+def test_remote_clients_get_gzip_and_loopback_plain(tmp_path: Path) -> None:
+    """Large answers are gzipped for browsers on other hosts; on loopback compressing costs more
+    than moving the bytes, so they go plain; live updates (SSE) are never compressed."""
+    import asyncio
+
+    from kiseki.core import records as rec
+    from kiseki.server.app import create_app
+    from kiseki.server.settings import ServerSettings
+    from kiseki.store.sqlstore import SQLStore
+
+    store = SQLStore.open(f"sqlite:///{tmp_path}/k.db")
+    store.ingest("web", "r0", "s", [(1, rec.RunStart(project="web", run_id="r0", name="r0",
+                                                     created_at=1.0))])
+    store.ingest("web", "r0", "s", [(i + 2, rec.Metrics(i, 1.0 + i, {"loss": 1 / (i + 1)}))
+                                    for i in range(2000)])
+    app = create_app(ServerSettings(data_dir=str(tmp_path)), store=store)
+    body = {"runs": ["r0"], "keys": ["loss"], "buckets": 1000}
+
+    async def ask(host: str) -> httpx.Response:
+        transport = httpx.ASGITransport(app=app, client=(host, 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://kiseki") as client:
+            return await client.post("/api/v1/projects/web/series", json=body,
+                                     headers={"Accept-Encoding": "gzip"})
+
+    remote = asyncio.run(ask("10.1.2.3"))
+    local = asyncio.run(ask("127.0.0.1"))
+    try:
+        assert remote.headers.get("content-encoding") == "gzip"
+        assert "content-encoding" not in local.headers
+        assert remote.json() == local.json() and len(local.json()["series"][0]["x"]) == 1000
+    finally:
+        store.close()
+
+
+def test_live_stream_is_not_compressed(tmp_path: Path, server: ServerProcess) -> None:
+    run_script(FILL, tmp_path, env={"KISEKI_BASE_URL": server.url})
     with httpx.stream("GET", f"{server.url}/api/v1/projects/web/live",
                       params={"max_seconds": 1}, headers={"Accept-Encoding": "gzip"}) as live:
         assert live.headers["content-type"].startswith("text/event-stream")

