@@ -114,15 +114,19 @@ def _key(conn: Connection, pk: int, key: str) -> dict[str, Any]:
     return dict(row._mapping)
 
 
-def series(conn: Connection, project: str, run_id: str, key: str, buckets: int = 1000,
-           x_axis: str = "step", x_min: float | None = None,
-           x_max: float | None = None) -> dict[str, Any]:
-    """Columns ``x, min, max, mean, last, count`` of ``key`` in at most ``buckets`` buckets."""
+def _check_window(buckets: int, x_min: float | None, x_max: float | None) -> None:
     if not 1 <= buckets <= MAX_BUCKETS:
         raise ValidationError(f"buckets must be between 1 and {MAX_BUCKETS}, got {buckets}")
     for name, value in (("x_min", x_min), ("x_max", x_max)):
         if value is not None and not math.isfinite(value):
             raise ValidationError(f"{name} must be a finite number, got {value}")
+
+
+def series(conn: Connection, project: str, run_id: str, key: str, buckets: int = 1000,
+           x_axis: str = "step", x_min: float | None = None,
+           x_max: float | None = None) -> dict[str, Any]:
+    """Columns ``x, min, max, mean, last, count`` of ``key`` in at most ``buckets`` buckets."""
+    _check_window(buckets, x_min, x_max)
     pk = run_pk(conn, project, run_id)
     k = _key(conn, pk, key)
     if x_axis in ("step", "_step"):
@@ -154,11 +158,7 @@ def series_many(conn: Connection, project: str, run_ids: list[str], keys: list[s
             except NotFoundError:
                 missing.append({"run": run_id, "key": key})
         return {"series": out, "missing": missing}
-    if not 1 <= buckets <= MAX_BUCKETS:
-        raise ValidationError(f"buckets must be between 1 and {MAX_BUCKETS}, got {buckets}")
-    for name, value in (("x_min", x_min), ("x_max", x_max)):
-        if value is not None and not math.isfinite(value):
-            raise ValidationError(f"{name} must be a finite number, got {value}")
+    _check_window(buckets, x_min, x_max)
     pks: dict[str, int] = dict(conn.execute(  # type: ignore[arg-type]
         select(runs.c.run_id, runs.c.id).join(projects, projects.c.id == runs.c.project_id)
         .where(projects.c.name == project, runs.c.run_id.in_(sorted(set(run_ids))))).all())

@@ -88,20 +88,8 @@ export function useProjectRuns(project: string, filter: string, order: string): 
     return () => ctrl.abort();
   }, [project, filter, order, tick]);
   const patch = useCallback((changed: RunRead[]) => {
-    setRuns((prev) => {
-      const byId = new Map(changed.map((r) => [r.id, r]));
-      let hit = false;
-      const next = prev.map((r) => {
-        const c = byId.get(r.id);
-        if (c) {
-          hit = true;
-          byId.delete(r.id);
-          return c;
-        }
-        return r;
-      });
-      return hit || byId.size === 0 ? next : next;
-    });
+    const byId = new Map(changed.map((r) => [r.id, r]));
+    setRuns((prev) => prev.map((r) => byId.get(r.id) ?? r));
   }, []);
   const reload = useCallback(() => setTick((t) => t + 1), []);
   return { runs, total, loading, error, patch, reload };

@@ -59,20 +59,16 @@ export function RunPage({ project, runId, theme }: { project: string; runId: str
   runRef.current = run;
   const onUpdate = useCallback(
     (event: RunRead) => {
-      // Events carry the run's id as ``id`` (a RunRead) or ``run_id`` (a short change notice
-      // with state, last_step and updated_at); take whichever fields came.
-      const changed = event as Partial<RunRead> & { run_id?: string };
+      // Each event is the whole run row (RunRead): the detail-only fields (metadata, keys,
+      // alerts) stay and come back with a reload when the state changes or every few seconds.
       const prev = runRef.current;
-      if ((changed.id ?? changed.run_id) !== runId || !prev) return;
+      if (event.id !== runId || !prev) return;
       const now = Date.now() / 1000;
-      if ((changed.state !== undefined && changed.state !== prev.state) || now - lastReload.current > DETAIL_REFRESH_S) {
+      if (event.state !== prev.state || now - lastReload.current > DETAIL_REFRESH_S) {
         lastReload.current = now;
         reload();
       }
-      const patch: Partial<RunDetail> = {};
-      for (const [k, v] of Object.entries(changed)) {
-        if (k in prev && k !== "id" && v !== undefined) (patch as Record<string, unknown>)[k] = v;
-      }
+      const patch: Partial<RunDetail> = event;
       setRun((cur) => (cur ? { ...cur, ...patch } : cur));
       setLiveTick((t) => t + 1);
     },

@@ -22,26 +22,21 @@ export function WorkspacePage({ project, theme }: { project: string; theme: Them
   // Live: rows are patched in place and charts of changed runs re-query (liveVersion bumps).
   const [liveVersion, setLiveVersion] = useState<Record<string, number>>({});
   // A run the table does not know yet (just started) reloads the list once things settle.
-  const known = useRef(new Map<string, RunRead>());
-  known.current = new Map(runs.runs.map((r) => [r.id, r]));
+  const knownIds = useMemo(() => new Set(runs.runs.map((r) => r.id)), [runs.runs]);
+  const known = useRef(knownIds);
+  known.current = knownIds;
   const reloadTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
   useEffect(() => () => clearTimeout(reloadTimer.current), []);
   const onLive = useCallback(
-    (event: RunRead) => {
-      // Events are a whole run (``id``) or a short change notice (``run_id``, state, last_step,
-      // updated_at): merge whichever fields came into the known row.
-      const changed = event as Partial<RunRead> & { run_id?: string };
-      const id = changed.id ?? changed.run_id;
-      if (!id || (changed.project !== undefined && changed.project !== project)) return;
-      const prev = known.current.get(id);
-      if (prev) {
-        const { run_id: _ignored, ...fields } = changed;
-        runs.patch([{ ...prev, ...fields, id }]);
-      } else {
+    (run: RunRead) => {
+      // Each event is the whole run row, as list_runs gives it.
+      if (run.project !== project) return;
+      if (known.current.has(run.id)) runs.patch([run]);
+      else {
         clearTimeout(reloadTimer.current);
         reloadTimer.current = setTimeout(runs.reload, 500);
       }
-      setLiveVersion((v) => ({ ...v, [id]: (v[id] ?? 0) + 1 }));
+      setLiveVersion((v) => ({ ...v, [run.id]: (v[run.id] ?? 0) + 1 }));
     },
     [runs.patch, runs.reload, project],
   );

@@ -12,6 +12,15 @@ function useCapped<T>(items: T[]): [T[], number, () => void] {
   return [shown, items.length - shown.length, () => setAll(true)];
 }
 
+function ShowMore({ hidden, onClick }: { hidden: number; onClick: () => void }) {
+  if (hidden <= 0) return null;
+  return (
+    <button type="button" onClick={onClick}>
+      Show {hidden} more lines
+    </button>
+  );
+}
+
 export function PatchView({ patch, testId }: { patch: string; testId?: string }) {
   const lines = useMemo(() => classifyPatch(patch), [patch]);
   const [shown, hidden, showAll] = useCapped(lines);
@@ -24,11 +33,7 @@ export function PatchView({ patch, testId }: { patch: string; testId?: string })
           </div>
         ))}
       </pre>
-      {hidden > 0 && (
-        <button type="button" onClick={showAll}>
-          Show {hidden} more lines
-        </button>
-      )}
+      <ShowMore hidden={hidden} onClick={showAll} />
     </div>
   );
 }
@@ -49,11 +54,7 @@ export function CodeView({ text, testId }: { text: string; testId?: string }) {
           </div>
         ))}
       </pre>
-      {hidden > 0 && (
-        <button type="button" onClick={showAll}>
-          Show {hidden} more lines
-        </button>
-      )}
+      <ShowMore hidden={hidden} onClick={showAll} />
     </div>
   );
 }
