@@ -19,6 +19,7 @@ BENCHES = [
     ["bench_many_runs.py"],
     ["bench_ingest.py"],
     ["bench_series.py"],
+    ["bench_media.py"],
     ["compare_anchors.py"],
 ]
 OPT_IN = {"--ui": ["bench_ui.py"]}

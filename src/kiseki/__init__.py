@@ -22,6 +22,7 @@ from kiseki.core.errors import (
 if TYPE_CHECKING:
     from kiseki.sdk.api import Api
     from kiseki.sdk.init import init
+    from kiseki.sdk.media import Histogram, Image, Table
     from kiseki.sdk.run import Run
     from kiseki.sdk.settings import Settings
 
@@ -30,7 +31,8 @@ __version__ = "0.1.0"
 # Loaded on first use, so that processes importing only a part of kiseki (the sender, the
 # server) do not pay for the whole SDK.
 _LAZY = {"Api": "kiseki.sdk.api", "init": "kiseki.sdk.init", "Run": "kiseki.sdk.run",
-         "Settings": "kiseki.sdk.settings"}
+         "Settings": "kiseki.sdk.settings", "Image": "kiseki.sdk.media",
+         "Table": "kiseki.sdk.media", "Histogram": "kiseki.sdk.media"}
 
 
 def current_run() -> Run | None:
@@ -39,7 +41,7 @@ def current_run() -> Run | None:
     return _current()
 
 __all__ = [
-    "Api", "KisekiError", "NotFoundError", "Run", "Settings", "StepOrderError", "UsageError",
+    "Api", "Histogram", "Image", "KisekiError", "NotFoundError", "Run", "Table", "Settings", "StepOrderError", "UsageError",
     "ValidationError", "__version__", "alert", "config", "define_metric", "finish", "init", "log",
     "run", "summary",
 ]

@@ -62,13 +62,18 @@ def sync_log(path: str, sink: Any, timeout: float) -> dict[str, Any]:
             return {**result, "status": "failed", "error": str(exc), "records": total}
         if shipper.fatal:
             return {**result, "status": "failed", "error": shipper.error, "records": total}
+    try:
+        shipper.report_missing(deadline=time.monotonic() + timeout)
+    except KisekiError as exc:
+        return {**result, "status": "failed", "error": str(exc), "records": total}
     stats = shipper.reader.stats
     if shipper.finished:
         shipper.mark_synced(sink.target)
     return {**result, "status": "synced", "records": total, "hwm": shipper.hwm,
             "finished": shipper.finished, "skipped_bytes": stats.skipped_bytes,
             "corrupt_frames": stats.corrupt_frames, "unknown_records": stats.unknown_records,
-            "gaps": stats.gaps}
+            "gaps": stats.gaps, "media_missing": shipper.media_missing(),
+            "media_failed": shipper.media_failed}
 
 
 @click.command("sync")
@@ -113,5 +118,10 @@ def _line(res: dict[str, Any]) -> str:
                  f"{[g[0] for g in res['gaps']]}")
     if res["unknown_records"]:
         extra += f"; {res['unknown_records']} record(s) of unknown type skipped"
+    if res.get("media_missing"):
+        extra += (f"; {res['media_missing']} media value(s) missing (the process ended before "
+                  "they were stored; shown as missing)")
+    if res.get("media_failed"):
+        extra += f"; {res['media_failed']} media value(s) refused as bad input (see the run)"
     state = "finished" if res["finished"] else "no finish record (crashed?)"
     return f"{res['run']}: synced {res['records']} records through seq {res['hwm']}, {state}{extra}"

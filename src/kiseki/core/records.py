@@ -109,6 +109,37 @@ class Alert(_Record, tag="alert"):
     ts: float
 
 
+class Media(_Record, tag="media"):
+    """A rich value logged under ``key`` at ``step`` (image, gallery, table, histogram).
+
+    Written by ``log()`` at once; the encoded form follows in a :class:`MediaStored` with the
+    same ``media_id`` (encoding runs off the training thread). ``data`` is set when the value
+    is complete already (histograms), and then no ``MediaStored`` follows.
+    """
+
+    step: int
+    ts: float
+    key: str
+    media_id: str
+    kind: str  # "image" | "images" | "table" | "histogram"
+    data: dict[str, Any] | None = None
+
+
+class MediaStored(_Record, tag="media_ok"):
+    """The encoded form of a :class:`Media` value: its descriptor and the blobs it needs.
+
+    ``blobs`` are sha256 digests of files in the run folder's ``media/`` directory, uploaded
+    before the batch carrying this record. ``error`` names why the value could not be kept.
+    """
+
+    media_id: str
+    data: dict[str, Any]
+    blobs: list[str] = []
+    warnings: list[str] = []
+    error: str | None = None
+    missing: bool = False  # sent by sync: the writer died before encoding this value
+
+
 class Finish(_Record, tag="finish"):
     """Last record of a stream: final state and exit code."""
 
@@ -120,7 +151,7 @@ class Finish(_Record, tag="finish"):
 
 Record = Union[
     RunStart, ConfigUpdate, Metrics, SummaryUpdate, DefineMetric, Console, SystemMetrics,
-    Environment, RunUpdate, Alert, Finish,
+    Environment, RunUpdate, Alert, Finish, Media, MediaStored,
 ]
 
 

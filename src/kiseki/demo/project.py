@@ -177,7 +177,7 @@ def _log_training(spec: RunSpec, data: DataSpec, train: tuple[np.ndarray, np.nda
     run = _init_run(spec, data, trainer, project, settings, dir, job_type="train")
     try:
         with run:  # an exception leaving this block marks the run failed, with its traceback
-            best = _train_epochs(run, spec, trainer, echo)
+            best = _train_epochs(run, spec, trainer, echo, val)
     except TrainingDivergedError as exc:
         return run.id, f"{spec.name} ({run.id}) failed as planned: {exc}"
     seconds = time.monotonic() - started
@@ -194,13 +194,14 @@ def _init_run(spec: RunSpec, data: DataSpec, trainer: Trainer, project: str,
     return run
 
 
-def _train_epochs(run: kiseki.Run, spec: RunSpec, trainer: Trainer, echo: bool) -> float:
+def _train_epochs(run: kiseki.Run, spec: RunSpec, trainer: Trainer, echo: bool,
+                  val: tuple[np.ndarray, np.ndarray] | None = None) -> float:
     """Epoch 0 is the untrained model, so every curve starts from chance level."""
-    best = _log_eval(run, spec, trainer, epoch=0, echo=echo)
+    best = _log_eval(run, spec, trainer, epoch=0, echo=echo, val=val)
     for epoch in range(1, spec.hp.epochs + 1):
         for _ in range(spec.hp.steps_per_epoch):
             _log_step(run, trainer)
-        best = max(best, _log_eval(run, spec, trainer, epoch=epoch, echo=echo))
+        best = max(best, _log_eval(run, spec, trainer, epoch=epoch, echo=echo, val=val))
     run.summary["best_miou"] = best
     return best
 
@@ -218,10 +219,18 @@ def _log_step(run: kiseki.Run, trainer: Trainer) -> None:
 
 
 def _log_eval(run: kiseki.Run, spec: RunSpec, trainer: Trainer, epoch: int,
-              echo: bool) -> float:
-    """Validate, log at the step of the last update, print one line; return the mIoU."""
+              echo: bool, val: tuple[np.ndarray, np.ndarray] | None = None) -> float:
+    """Validate, log at the step of the last update, print one line; return the mIoU.
+
+    With ``val`` (the validation images and masks) predictions are logged too: a gallery
+    with mask and box overlays, a weight histogram, and the predictions table at the end."""
     result = trainer.evaluate()
-    run.log(_eval_metrics(result, epoch), step=trainer.steps_done)
+    values: dict[str, Any] = dict(_eval_metrics(result, epoch))
+    if val is not None and np.isfinite(result.loss):
+        from kiseki.demo.media import eval_media
+
+        values.update(eval_media(trainer, val, epoch, final=epoch == spec.hp.epochs))
+    run.log(values, step=trainer.steps_done)
     if echo:
         print(f"[{spec.name}] epoch {epoch}/{spec.hp.epochs} step {trainer.steps_done} "
               f"val/loss {result.loss:.4f} val/miou {result.miou:.4f} "

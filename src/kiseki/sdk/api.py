@@ -25,6 +25,7 @@ class Backend(Protocol):
     def history_page(self, project: str, run_id: str, **kw: Any) -> dict[str, Any]: ...
     def console_page(self, project: str, run_id: str, **kw: Any) -> dict[str, Any]: ...
     def update_run(self, project: str, run_id: str, **kw: Any) -> dict[str, Any]: ...
+    def blob(self, project: str, sha: str) -> bytes: ...
     def close(self) -> None: ...
 
 
@@ -56,6 +57,9 @@ class EmbeddedBackend:
 
     def update_run(self, project: str, run_id: str, **kw: Any) -> dict[str, Any]:
         return self.store.update_run(project, run_id, **kw)
+
+    def blob(self, project: str, sha: str) -> bytes:
+        return self.store.read_blob(project, sha)
 
     def close(self) -> None:
         self.store.close()
@@ -121,6 +125,17 @@ class HttpBackend:
 
     def update_run(self, project: str, run_id: str, **kw: Any) -> dict[str, Any]:
         return self._call("PATCH", f"/projects/{project}/runs/{run_id}", json=kw)  # type: ignore[no-any-return]
+
+    def blob(self, project: str, sha: str) -> bytes:
+        try:
+            resp = self.client.get(f"/projects/{project}/blobs/{sha}")
+        except self._httpx.HTTPError as exc:
+            raise TransportError(f"cannot reach kiseki server {self.base}: {exc}") from exc
+        if resp.status_code == 404:
+            raise NotFoundError(_detail(resp))
+        if resp.status_code != 200:
+            raise TransportError(f"server answered HTTP {resp.status_code}: {_detail(resp)}")
+        return resp.content  # type: ignore[no-any-return]
 
     def close(self) -> None:
         self.client.close()
@@ -223,6 +238,9 @@ class Runs:
         return PublicRun(self._backend, page["items"][0])
 
 
+_MEDIA_TYPES = frozenset({"image", "images", "table", "histogram"})
+
+
 class PublicRun:
     """A stored run as the read API shows it."""
 
@@ -264,16 +282,34 @@ class PublicRun:
     def scan_history(self, keys: list[str] | None = None, page_size: int = 1000,
                      min_step: int | None = None, max_step: int | None = None
                      ) -> Iterator[dict[str, Any]]:
-        """Every logged row, paged; rows carry ``_step`` and ``_timestamp`` as in wandb."""
+        """Every logged row, paged; rows carry ``_step`` and ``_timestamp`` as in wandb.
+
+        Logged images come back as :class:`kiseki.Image` (``.to_numpy()``, ``.masks``,
+        ``.boxes``), galleries as lists of them, tables as :class:`kiseki.Table` and histograms
+        as :class:`kiseki.Histogram`; pixels are fetched when first used.
+        """
         cursor = min_step
         while True:
             page = self._backend.history_page(self.project, self.id, keys=keys,
                                               min_step=cursor, max_step=max_step,
                                               page_size=page_size)
-            yield from page["rows"]
+            for row in page["rows"]:
+                yield self._revive(row)
             if page["next_step"] is None:
                 return
             cursor = page["next_step"]
+
+    def _revive(self, row: dict[str, Any]) -> dict[str, Any]:
+        for key, value in row.items():
+            if isinstance(value, dict) and value.get("_type") in _MEDIA_TYPES:
+                from kiseki.sdk.media import revive
+
+                row[key] = revive(value, self._fetch, value.get("state", "stored"),
+                                  value.get("error"))
+        return row
+
+    def _fetch(self, sha: str) -> bytes:
+        return self._backend.blob(self.project, sha)
 
     def history(self, keys: list[str] | None = None, samples: int = 500, pandas: bool = False,
                 x_axis: str = "_step") -> Any:

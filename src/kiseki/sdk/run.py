@@ -18,6 +18,7 @@ from kiseki.core.errors import KisekiError, StepOrderError, UsageError, Validati
 from kiseki.core.keys import flatten, validate_key
 from kiseki.core.values import as_number
 from kiseki.sdk.config import SUMMARY_MODES, Config, Summary
+from kiseki.sdk.media import media_kind
 from kiseki.sdk.runlog import RunLogWriter
 from kiseki.sdk.settings import Settings
 
@@ -84,6 +85,10 @@ class Run:
         self._exit_code: int | None = None
         self._on_finish: list[Callable[[str, int, str | None], None]] = []
         self._append = writer.append if writer is not None else (lambda r: 0)
+        self._encoder: Any = None
+        self._media_count = 0
+        self._media_closed = False
+        self._media_prefix = os.urandom(4).hex() + "-"
         self.config = Config(on_change=self._config_changed, warn=self._warn_once)
         self.summary = Summary(on_change=self._summary_changed)
         self._observe = self.summary.observe
@@ -148,10 +153,11 @@ class Run:
             data = self._as_dict(data)
         keymap = self._keymap
         values: dict[str, float] = {}
+        media: list[tuple[str, str, Any]] = []
         for key, value in data.items():
             name = keymap.get(key)
             if name is None or type(value) not in (float, int):
-                self._slow_value(key, value, values)
+                self._slow_value(key, value, values, media)
                 continue
             values[name] = float(value)
         if step is None:
@@ -163,6 +169,8 @@ class Run:
         if values:
             self._append(rec.Metrics(current, _now(), values))
             self._observe(values)
+        for name, kind, value in media:
+            self._log_media(name, kind, value, current)
         self._step = current + 1 if advance else current
 
     def _as_dict(self, data: Any) -> dict[str, Any]:
@@ -170,10 +178,11 @@ class Run:
             return dict(data)
         raise UsageError(f"log() takes a dict of values, got {type(data).__name__}")
 
-    def _slow_value(self, key: Any, value: Any, out: dict[str, float]) -> None:
+    def _slow_value(self, key: Any, value: Any, out: dict[str, float],
+                    media: list[tuple[str, str, Any]]) -> None:
         if isinstance(value, dict) and "_type" not in value:
             for sub_key, sub_value in flatten(value, str(key)).items():
-                self._slow_value(sub_key, sub_value, out)
+                self._slow_value(sub_key, sub_value, out, media)
             return
         name = self._keymap.get(key)
         if name is None:
@@ -185,11 +194,49 @@ class Run:
             self._keymap[key] = name
         number = as_number(value)
         if number is None:
+            kind = media_kind(value)
+            if kind is not None:
+                media.append((name, kind, value))
+                return
             self._warn_once(
                 f"log(): {name!r} is a {type(value).__name__}, not a number; it is not kept in "
                 "history (put text in run.summary or run.config)", key=f"type:{name}")
             return
         out[name] = float(number)
+
+    def _log_media(self, name: str, kind: str, value: Any, step: int) -> None:
+        """Append the media reference now; the encoder thread stores the value itself."""
+        problem = getattr(value, "problem", None)
+        if kind == "images":
+            bad = [v.problem for v in value if v.problem]
+            problem = bad[0] if len(bad) == len(value) else None
+        if problem:
+            self._warn_once(f"log(): {name!r}: {problem}; not logged at step {step}",
+                            key=f"media:{name}:{problem[:60]}")
+            return
+        self._media_count += 1
+        media_id = f"{self._media_prefix}{self._media_count}"
+        if kind == "histogram":
+            self._append(rec.Media(step, _now(), name, media_id, kind, value.descriptor()))
+            return
+        if self._writer is None:
+            return
+        if self._encoder is None:
+            from kiseki.sdk.encoder import MediaEncoder, media_dir
+
+            self._encoder = MediaEncoder(media_dir(os.path.dirname(self._writer.path)),
+                                         self._emit_media, self._warn_once)
+        if kind == "table":  # rows snapshot: the caller may keep adding rows after logging
+            value = _snapshot_table(value)
+        self._append(rec.Media(step, _now(), name, media_id, kind))
+        self._encoder.submit(media_id, name, kind, value)
+
+    def _emit_media(self, record: Any) -> None:
+        try:
+            if self._pid == _getpid() and not self._media_closed:
+                self._append(record)
+        except KisekiError:
+            pass
 
     def _check_step(self, step: Any) -> int:
         if type(step) is not int:
@@ -284,6 +331,13 @@ class Run:
         # second end on top of the first (its handler runs on this same thread)
         self._ending = True
         self._exit_code = exit_code
+        if self._encoder is not None:
+            left = self._encoder.drain(self.settings.finish_timeout)
+            if left:
+                warn(f"run {self.id}: {left} media value(s) still encoding after "
+                     f"{self.settings.finish_timeout:g}s; they are reported as missing")
+            self._encoder.close()
+            self._media_closed = True
         for hook in list(self._on_finish):
             try:
                 hook(state, exit_code, error)
@@ -306,6 +360,17 @@ class Run:
 
     def __repr__(self) -> str:
         return f"<kiseki.Run {self.project}/{self.id} ({self._name})>"
+
+
+def _snapshot_table(table: Any) -> Any:
+    from kiseki.sdk.media import Table
+
+    copy = Table.__new__(Table)
+    copy.columns = list(table.columns)
+    copy.data = [list(row) for row in table.data]
+    copy.warnings = list(table.warnings)
+    copy.problem = table.problem
+    return copy
 
 
 class DisabledRun(Run):

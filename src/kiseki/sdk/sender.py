@@ -36,6 +36,7 @@ from kiseki.sdk.settings import Settings
 BATCH_ENTRIES = 20_000
 BATCH_BYTES = 8 * 1024 * 1024
 SYNCED_MARKER = "synced.json"
+MISSING_TEXT = "the process ended before this value was stored"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -57,6 +58,15 @@ class LogShipper:
     error: str | None = None
     fatal: bool = False
     live: bool = False  # a log being written now (its batches also signal liveness)
+    uploaded: set[str] = field(default_factory=set)  # blobs this shipper has sent
+    media_logged: set[str] = field(default_factory=set)  # media ids not stored (yet)
+    media_failed: int = 0  # values the encoder refused (bad input, named in the log)
+    media_lost: int = 0  # stored values whose files are gone from the run folder
+
+    def media_missing(self) -> int:
+        """Media values that will never be stored: logged, but the process ended before
+        encoding them, or their files were removed."""
+        return len(self.media_logged) + self.media_lost
 
     def __post_init__(self) -> None:
         self.reader = RunLogReader(self.path)
@@ -72,8 +82,18 @@ class LogShipper:
         """Read newly written entries into the backlog; return how many."""
         entries = self.reader.read(final=final)
         for entry in entries:
-            if isinstance(entry.record, rec.Finish):
+            record = entry.record
+            if isinstance(record, rec.Finish):
                 self.finished = True
+            elif type(record) is rec.Media and record.data is None:
+                self.media_logged.add(record.media_id)
+            elif type(record) is rec.MediaStored:
+                self.media_logged.discard(record.media_id)
+                folder = os.path.join(os.path.dirname(self.path), "media")
+                if record.error:
+                    self.media_failed += 1
+                elif not all(os.path.isfile(os.path.join(folder, b)) for b in record.blobs):
+                    self.media_lost += 1
         self.backlog.extend(entries)
         return len(entries)
 
@@ -96,6 +116,7 @@ class LogShipper:
             if not batch:
                 continue
             try:
+                self._upload_blobs(batch, deadline)
                 result = self.sink.send(project, run_id, stream, batch, deadline, self.live)
             except (AuthError, ValidationError) as exc:
                 self.fatal, self.error = True, str(exc)
@@ -105,6 +126,41 @@ class LogShipper:
                 self.backlog.popleft()
             sent += len(batch)
         return sent
+
+    def report_missing(self, deadline: float | None) -> int:
+        """Tell the target which logged media values will never be stored (their writer is
+        gone), so they show as missing at once. Sent as a side stream of this log with its
+        own sequence numbers: idempotent, and the log file itself stays untouched."""
+        ident = self.ident
+        missing = sorted(self.media_logged)
+        if ident is None or not missing or self.fatal:
+            return 0
+        from kiseki.sdk.runlog import LogEntry as Entry
+
+        project, run_id, stream = ident
+        entries = []
+        for i, media_id in enumerate(missing, start=1):
+            record = rec.MediaStored(media_id, {}, error=MISSING_TEXT, missing=True)
+            entries.append(Entry(i, record, rec.encode_entry(i, record)))
+        self.sink.send(project, run_id, f"{stream[:40]}.missing", entries, deadline, False)
+        return len(missing)
+
+    def _upload_blobs(self, batch: list[LogEntry], deadline: float | None) -> None:
+        """Upload the files named by the batch's MediaStored records before the records: the
+        server marks a value stored only when every blob it needs is there. A file that is
+        gone is skipped (the server then reports that value missing, never a failed sync)."""
+        folder = os.path.join(os.path.dirname(self.path), "media")
+        for entry in batch:
+            record = entry.record
+            if type(record) is not rec.MediaStored or entry.seq <= self.hwm:
+                continue
+            for sha in record.blobs:
+                if sha in self.uploaded:
+                    continue
+                path = os.path.join(folder, sha)
+                if os.path.isfile(path):
+                    self.sink.put_blob(sha, path, deadline)
+                self.uploaded.add(sha)
 
     def _next_batch(self) -> list[LogEntry]:
         while self.backlog and self.backlog[0].seq <= self.hwm:

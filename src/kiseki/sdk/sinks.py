@@ -8,6 +8,8 @@ Contract (both sinks, called from one thread of the sender process):
   jittered exponential backoff (honouring ``Retry-After``) until ``deadline``, then raises
   :class:`TransportError`. It raises :class:`AuthError` when credentials are refused (not
   retried). An empty ``entries`` asks for the high-water mark only.
+- ``put_blob(sha, path, deadline)`` stores a media/artifact file under its sha256 (a no-op
+  when the target has it already); retried like ``send``.
 - ``heartbeat(runs)`` marks runs alive; failures are ignored.
 - ``idle()`` is called when the sender has nothing to do (housekeeping).
 - ``close()`` releases connections.
@@ -33,6 +35,8 @@ class Sink(Protocol):
 
     def send(self, project: str, run_id: str, stream: str, entries: list[LogEntry],
              deadline: float | None = None, live: bool = True) -> rec.IngestResult: ...
+
+    def put_blob(self, sha: str, path: str, deadline: float | None = None) -> None: ...
 
     def heartbeat(self, runs: list[tuple[str, str]]) -> None: ...
 
@@ -78,6 +82,16 @@ class EmbeddedSink:
                 if deadline is not None and time.monotonic() > deadline:
                     raise TransportError(f"store busy: {exc}") from exc
                 time.sleep(next(delays))
+
+    def put_blob(self, sha: str, path: str, deadline: float | None = None) -> None:
+        from kiseki.store.blobs import BlobMismatchError
+
+        try:
+            self.store.blob_store().put_file(sha, path)
+        except BlobMismatchError:
+            pass  # a damaged local file: the value is reported missing, the sync goes on
+        except OSError as exc:
+            raise TransportError(f"cannot store blob {sha}: {exc}") from exc
 
     def heartbeat(self, runs: list[tuple[str, str]]) -> None:
         try:
@@ -168,6 +182,38 @@ class HttpSink:
             except msgspec.DecodeError:
                 return 502, None, None
         return resp.status_code, None, retry_after
+
+    def put_blob(self, sha: str, path: str, deadline: float | None = None) -> None:
+        """HEAD, then PUT the file's bytes to ``/api/v1/blobs/{sha}`` (verified there)."""
+        url = f"/api/v1/blobs/{sha}"
+        delays = backoff_delays()
+        while True:
+            status, retry_after = 0, None
+            try:
+                head = self._client.head(url)
+                if head.status_code == 200:
+                    return
+                with open(path, "rb") as fh:
+                    resp = self._client.put(url, content=fh.read(),
+                                            headers={"Content-Type": "application/octet-stream"})
+                status = resp.status_code
+                retry_after = _retry_after(resp.headers.get("Retry-After"))
+            except self._httpx.HTTPError:
+                status = 0
+            except OSError:
+                return  # the file vanished: the server reports the value missing
+            if status in (200, 201, 204):
+                return
+            if status in (401, 403):
+                raise AuthError(f"server {self.target} refused the API key (HTTP {status}); "
+                                "run `kiseki login URL --key KEY`")
+            if status in (400, 413, 422):
+                return  # refused for good (damaged file, too large): reported missing
+            delay = retry_after if retry_after is not None else min(next(delays),
+                                                                    self._max_backoff)
+            if deadline is not None and time.monotonic() + delay > deadline:
+                raise TransportError(f"server {self.target} unavailable (last status {status})")
+            time.sleep(delay)
 
     def heartbeat(self, runs: list[tuple[str, str]]) -> None:
         try:

@@ -130,3 +130,69 @@ class Workspace(BaseModel):
 class WorkspaceWrite(BaseModel):
     layout: dict[str, Any]
     base_version: int | None = None
+
+
+class MediaKey(BaseModel):
+    key: str
+    kind: str  # image | images | table | histogram
+    runs: int
+    last_step: int
+
+
+class MediaKeys(BaseModel):
+    keys: list[MediaKey]
+
+
+class MediaItem(BaseModel):
+    media_id: str
+    state: str  # stored | pending | missing | failed
+    data: dict[str, Any]  # the descriptor: {"_type": "image", "sha256", "width", ...}
+    error: str | None = None
+    warnings: list[str] = []
+
+
+class MediaAtStep(BaseModel):
+    key: str
+    kind: str
+    steps: list[int]
+    step: int | None
+    items: list[MediaItem]
+
+
+class TableRow(BaseModel):
+    index: int
+    cells: list[Any]
+
+
+class TableGroup(BaseModel):
+    value: Any
+    count: int
+    means: dict[str, float | None]
+
+
+class TablePage(BaseModel):
+    key: str
+    step: int | None
+    steps: list[int]
+    state: str
+    error: str | None = None
+    columns: list[str]
+    types: dict[str, str]
+    total: int
+    rows_total: int
+    offset: int
+    limit: int
+    rows: list[TableRow]
+    groups: list[TableGroup] | None = None
+
+
+class Histograms(BaseModel):
+    key: str
+    steps: list[int]
+    bins: list[list[float]]
+    counts: list[list[float]]
+
+
+class BlobStored(BaseModel):
+    sha256: str
+    size: int

@@ -21,9 +21,11 @@ from kiseki.core.errors import ValidationError
 from kiseki.core.values import from_json_safe, sanitize, to_json_safe
 from kiseki.store import metrics as m
 from kiseki.store.tables import (
-    alerts, console_lines, metric_blocks, metric_buckets, metric_keys, projects, run_streams,
-    runs,
+    alerts, console_lines, media, metric_blocks, metric_buckets, metric_keys, project_blobs,
+    projects, run_streams, runs,
 )
+
+MEDIA_KINDS = frozenset({"image", "images", "table", "histogram"})
 
 MAX_CONSOLE_LINE = 100_000
 _MISSING = object()
@@ -77,8 +79,10 @@ class _RunChanges:
 class BatchApplier:
     """Applies the entries of one stream batch inside one transaction."""
 
-    def __init__(self, conn: Connection, run_pk: int, live: bool = True) -> None:
+    def __init__(self, conn: Connection, run_pk: int, live: bool = True,
+                 blobs: Any = None) -> None:
         self.conn = conn
+        self.blobs = blobs
         self.run_pk = run_pk
         self.live = live
         row = conn.execute(select(runs).where(runs.c.id == run_pk)).one()._mapping
@@ -89,6 +93,7 @@ class BatchApplier:
         self.rejected: list[str] = []
         self.names: dict[str, str] = {}  # raw key -> validated key, for this batch
         self.metrics: list[rec.Metrics] = []
+        self.media_changed = False
 
     def apply(self, seq: int, record: rec.Record | None) -> None:
         if self.metrics and type(record) is not rec.Metrics:
@@ -221,6 +226,60 @@ class BatchApplier:
         self.conn.execute(insert(alerts).values(run_pk=self.run_pk, title=r.title[:256],
                                                 text=r.text, level=r.level[:16], ts=r.ts))
 
+    def _on_Media(self, r: rec.Media) -> None:
+        name = self._name(r.key)
+        if r.kind not in MEDIA_KINDS:
+            raise ValidationError(f"media kind {r.kind!r} is unknown; use one of "
+                                  f"{sorted(MEDIA_KINDS)}")
+        if not 0 <= r.step < 2**63:
+            raise ValidationError(f"step must be an int between 0 and 2**63-1, got {r.step}")
+        if self._media_row(r.media_id) is not None:
+            return  # the same value sent twice by a client that lost its high-water mark
+        inline = r.data is not None
+        self.conn.execute(insert(media).values(
+            run_pk=self.run_pk, key=name, step=r.step, media_id=r.media_id[:64], kind=r.kind,
+            state="stored" if inline else "pending",
+            data=to_json_safe(r.data, negative_zero=True) if inline else None, ts=r.ts))
+        self.media_changed = True
+
+    def _on_MediaStored(self, r: rec.MediaStored) -> None:
+        row_id = self._media_row(r.media_id)
+        if row_id is None:
+            raise ValidationError(f"media {r.media_id!r} was stored before it was logged")
+        values: dict[str, Any] = {"warnings": [str(w)[:1000] for w in r.warnings[:50]] or None}
+        if r.error:
+            values.update(state="missing" if r.missing else "failed", error=r.error[:2000])
+        else:
+            blobs = [b for b in r.blobs if isinstance(b, str)]
+            missing = [b for b in blobs if self.blobs is None or not self.blobs.exists(b)]
+            if missing:
+                values.update(state="missing", error=(
+                    f"{len(missing)} file(s) of this value never reached the store (the process "
+                    "ended before they were written, or they were removed from the run folder)"))
+            else:
+                values.update(state="stored")
+                self._link_blobs(blobs)
+            values["data"] = to_json_safe(r.data, negative_zero=True)
+        self.conn.execute(update(media).where(media.c.id == row_id).values(**values))
+        self.media_changed = True
+
+    def _media_row(self, media_id: str) -> int | None:
+        found = self.conn.execute(select(media.c.id).where(
+            media.c.run_pk == self.run_pk, media.c.media_id == media_id[:64])).scalar()
+        return None if found is None else int(found)
+
+    def _link_blobs(self, blobs: list[str]) -> None:
+        project_pk = self.run.row["project_id"]
+        todo = sorted(set(blobs))
+        for start in range(0, len(todo), 500):
+            chunk = todo[start:start + 500]
+            have: set[str] = set(self.conn.execute(select(project_blobs.c.sha256).where(
+                project_blobs.c.project_id == project_pk,
+                project_blobs.c.sha256.in_(chunk))).scalars())
+            rows = [{"project_id": project_pk, "sha256": b} for b in chunk if b not in have]
+            if rows:
+                self.conn.execute(insert(project_blobs), rows)
+
     def _on_Finish(self, r: rec.Finish) -> None:
         state = r.state if r.state in rec.RUN_STATES else "finished"
         self.run.set(state=state, exit_code=r.exit_code, finished_at=r.ts, error=r.error)
@@ -312,6 +371,7 @@ class BatchApplier:
             self.conn.execute(update(metric_keys).where(metric_keys.c.id == key["id"])
                               .values(**fresh))
             m.upsert_buckets(self.conn, m.bucket_rows(key["id"], batch))
+        self.conn.execute(delete(media).where(media.c.run_pk == self.run_pk, media.c.step >= step))
         self.run.set(last_step=step - 1 if step > 0 else None)
         self.run.dirty_summary = True
 
@@ -461,7 +521,7 @@ def stream_hwm(conn: Connection, run_pk: int, stream: str, lock: bool) -> int | 
 
 def apply_batch(conn: Connection, project: str, run_id: str, stream: str,
                 entries: list[tuple[int, rec.Record | None]],
-                live: bool = True) -> rec.IngestResult:
+                live: bool = True, blobs: Any = None) -> rec.IngestResult:
     """Apply the entries of one stream with ``seq`` above the stream's high-water mark.
 
     ``live`` batches come from a log being written now and count as a heartbeat; batches of
@@ -476,7 +536,7 @@ def apply_batch(conn: Connection, project: str, run_id: str, stream: str,
     todo = sorted((e for e in entries if e[0] > hwm), key=lambda e: e[0])
     if not todo:
         return rec.IngestResult(hwm=hwm, applied=0)
-    applier = BatchApplier(conn, run_pk, live)
+    applier = BatchApplier(conn, run_pk, live, blobs)
     metrics = applier.metrics
     for seq, record in todo:
         if type(record) is rec.Metrics:  # the bulk of every batch: straight to the buffer

@@ -185,24 +185,36 @@ def series_many(conn: Connection, project: str, run_ids: list[str], keys: list[s
 def history_page(conn: Connection, project: str, run_id: str, keys: list[str] | None,
                  min_step: int | None, max_step: int | None, page_size: int,
                  system: bool = False) -> dict[str, Any]:
-    """Rows of every logged point from ``min_step`` on, at most ``page_size`` steps."""
+    """Rows of every logged point from ``min_step`` on, at most ``page_size`` steps; media
+    values (images, tables, histograms) come as their stored descriptors."""
+    from kiseki.store import media as media_store
+
     if not 1 <= page_size <= 10_000:
         raise ValidationError(f"page_size must be between 1 and 10000, got {page_size}")
     pk = run_pk(conn, project, run_id)
     all_keys = m.key_rows(conn, pk, "system" if system else "history")
     chosen = [k for k in all_keys if keys is None or k["key"] in keys]
-    if not chosen:
-        return {"rows": [], "next_step": None}
     lo = min_step if min_step is not None else 0
+    media_rows: list[tuple[int, str, Any]] = []
+    media_more = False
+    if not system:
+        media_rows, media_more = media_store.history_media(conn, pk, keys, lo, max_step,
+                                                           page_size)
+    if not chosen and not media_rows:
+        return {"rows": [], "next_step": None}
     columns = []
     for key in chosen:
         steps, ts, values = _window(conn, key, lo, max_step, page_size)
         columns.append((key["key"], steps, ts, values))
-    all_steps = np.unique(np.concatenate([c[1] for c in columns]))
+    step_arrays = [c[1] for c in columns]
+    if media_rows:
+        step_arrays.append(np.array([r[0] for r in media_rows], dtype=np.int64))
+    all_steps = np.unique(np.concatenate(step_arrays))
     if len(all_steps) == 0:
         return {"rows": [], "next_step": None}
     last = int(all_steps[min(page_size, len(all_steps)) - 1])
-    more = any(k["last_step"] is not None and k["last_step"] > last for k in chosen)
+    more = any(k["last_step"] is not None and k["last_step"] > last for k in chosen) or (
+        media_more or any(r[0] > last for r in media_rows))
     next_step = last + 1 if more and (max_step is None or last < max_step) else None
     rows: dict[int, dict[str, Any]] = {}
     for name, steps, ts, values in columns:
@@ -214,6 +226,14 @@ def history_page(conn: Connection, project: str, run_id: str, keys: list[str] | 
             elif t > row["_timestamp"]:
                 row["_timestamp"] = t
             row[name] = v
+    for step, name, value in media_rows:
+        if step > last:
+            continue
+        ts = value.pop("_ts", None)
+        row = rows.get(step)
+        if row is None:
+            row = rows[step] = {"_step": step, "_timestamp": ts}
+        row[name] = value
     return {"rows": [rows[s] for s in sorted(rows)], "next_step": next_step}
 
 

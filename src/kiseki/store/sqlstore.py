@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -11,8 +12,9 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from kiseki.core import records as rec
-from kiseki.core.errors import StorageError, StorageUnavailableError
-from kiseki.store import ingest, metrics, queries
+from kiseki.core.errors import NotFoundError, StorageError, StorageUnavailableError
+from kiseki.store import ingest, media, metrics, queries
+from kiseki.store.blobs import LocalBlobStore
 from kiseki.store.engine import make_engine, migrate
 
 T = TypeVar("T")
@@ -34,6 +36,8 @@ class SQLStore:
         self.grace_until = grace_until
         self._key_cache: tuple[float, set[str]] | None = None
         self.series_cache = metrics.SeriesCache()
+        self.blobs = LocalBlobStore(os.path.join(blob_dir, "blobs")) if blob_dir else None
+        self._tables = media.TableCache()
 
     @classmethod
     def open(cls, url: str, blob_dir: str | None = None, heartbeat_timeout: float = 300.0,
@@ -99,7 +103,8 @@ class SQLStore:
         for _ in range(4):
             try:
                 with self.engine.begin() as conn:
-                    return ingest.apply_batch(conn, project, run_id, stream, entries, live)
+                    return ingest.apply_batch(conn, project, run_id, stream, entries, live,
+                                              self.blobs)
             except IntegrityError:
                 # two writers created the same project/run/stream row at once: the loser
                 # retries and now finds the row
@@ -172,6 +177,51 @@ class SQLStore:
                      page_size: int = 1000, system: bool = False) -> dict[str, Any]:
         return self._read(lambda c: queries.history_page(c, project, run_id, keys, min_step,
                                                          max_step, page_size, system))
+
+    # -- media --------------------------------------------------------------------------------
+    def media_keys(self, project: str, run_ids: list[str] | None = None) -> dict[str, Any]:
+        return self._read_data(lambda c: media.media_keys(c, project, run_ids))
+
+    def get_media(self, project: str, run_id: str, key: str,
+                  step: int | None = None) -> dict[str, Any]:
+        return self._read(lambda c: media.get_media(c, project, run_id, key, step))
+
+    def histograms(self, project: str, run_id: str, key: str) -> dict[str, Any]:
+        return self._read_data(lambda c: media.histograms(c, project, run_id, key))
+
+    def table_page(self, project: str, run_id: str, key: str, step: int | None = None,
+                   filter: str = "", sort: str | None = None, desc: bool = False,
+                   offset: int = 0, limit: int = 50, group: str | None = None) -> dict[str, Any]:
+        """One page of a logged table, filtered, sorted and grouped (see
+        :func:`kiseki.store.media.table_page`)."""
+        return self._read(lambda c: media.table_page(
+            c, self._tables, self.blob_store().read, project, run_id, key, step, filter, sort,
+            desc, offset, limit, group))
+
+    def blob_store(self) -> LocalBlobStore:
+        if self.blobs is None:
+            raise StorageError("this store has no blob folder; open it with blob_dir=")
+        return self.blobs
+
+    def read_blob(self, project: str, sha: str) -> bytes:
+        """A blob referenced by ``project`` (NotFoundError otherwise: no existence oracle)."""
+        self.blob_store().path(sha)  # validates the digest
+        if not self._read_data(lambda c: media.blob_in_project(c, project, sha)):
+            raise NotFoundError(f"blob {sha} not found in project {project}")
+        try:
+            return self.blob_store().read(sha)
+        except StorageError as exc:
+            raise NotFoundError(f"blob {sha} not found in project {project}") from exc
+
+    def blob_path(self, project: str, sha: str) -> str:
+        """The file of a blob referenced by ``project`` (for streaming it)."""
+        self.blob_store().path(sha)
+        if not self._read_data(lambda c: media.blob_in_project(c, project, sha)):
+            raise NotFoundError(f"blob {sha} not found in project {project}")
+        path = self.blob_store().path(sha)
+        if not os.path.isfile(path):
+            raise NotFoundError(f"blob {sha} not found in project {project}")
+        return path
 
     def console_page(self, project: str, run_id: str, offset: int = 0, limit: int = 1000,
                      search: str | None = None) -> dict[str, Any]:

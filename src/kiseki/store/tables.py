@@ -170,3 +170,31 @@ workspaces = Table(
     Column("updated_at", Float, nullable=False),
     UniqueConstraint("project_id", "name", name="uq_workspace_project_name"),
 )
+
+# Rich values (images, galleries, tables, histograms) logged at a step. ``data`` is the
+# descriptor (blob digests and metadata such as per-class pixel counts); ``state`` is
+# "pending" until the encoded form arrives, then "stored" or "failed" (with ``error``).
+media = Table(
+    "media", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("run_pk", BigInteger, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(256), nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("media_id", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("data", Json),
+    Column("error", Text),
+    Column("warnings", Json),
+    Column("ts", Float, nullable=False),
+    UniqueConstraint("run_pk", "media_id", name="uq_media_run_media"),
+)
+Index("ix_media_run_key_step", media.c.run_pk, media.c.key, media.c.step)
+
+# Which project may read which content-addressed blob (blobs are shared; reads are scoped).
+project_blobs = Table(
+    "project_blobs", metadata,
+    Column("project_id", BigInteger, ForeignKey("projects.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("sha256", String(64), primary_key=True),
+)
