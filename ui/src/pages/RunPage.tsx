@@ -7,6 +7,7 @@ import { Console } from "../components/run/Console";
 import { ConfigTree } from "../components/run/ConfigTree";
 import { Environment } from "../components/run/Environment";
 import { Files } from "../components/run/Files";
+import { MediaTab } from "../components/media/MediaTab";
 import { Overview } from "../components/run/Overview";
 import { RunCharts } from "../components/run/RunCharts";
 import "../components/run/run.css";
@@ -23,6 +24,7 @@ const TABS = [
   ["environment", "Environment"],
   ["charts", "Charts"],
   ["system", "System"],
+  ["media", "Media"],
   ["console", "Console"],
   ["files", "Files"],
 ] as const;
@@ -151,6 +153,7 @@ export function RunPage({ project, runId, theme }: { project: string; runId: str
             liveVersion={liveVersion}
           />
         )}
+        {tab === "media" && <MediaTab project={project} runId={run.id} runName={run.name} live={live} />}
         {tab === "console" && <Console project={project} runId={run.id} live={live} />}
         {tab === "files" && <Files run={run} />}
       </div>

@@ -2,6 +2,7 @@
 // changes what is shown is a query parameter (filter, q, order, group, hide, ...).
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import type { RunRead } from "../api/client";
+import { WorkspaceMedia } from "../components/media/WorkspaceMedia";
 import { PanelGrid } from "../components/PanelGrid";
 import { RunsTable } from "../components/RunsTable";
 import { colorFor } from "../lib/colors";
@@ -80,14 +81,17 @@ export function WorkspacePage({ project, theme }: { project: string; theme: Them
         onSetHidden={setHidden}
         groups={groups}
       />
-      <PanelGrid
-        project={project}
-        runs={chartRuns}
-        groups={groups}
-        catalogue={catalogue.data}
-        theme={theme}
-        liveVersion={liveVersion}
-      />
+      <div className="workspace-main">
+        <PanelGrid
+          project={project}
+          runs={chartRuns}
+          groups={groups}
+          catalogue={catalogue.data}
+          theme={theme}
+          liveVersion={liveVersion}
+        />
+        <WorkspaceMedia project={project} runs={chartRuns} />
+      </div>
     </div>
   );
 }
