@@ -12,7 +12,9 @@ how fast a 10,000-row table with image cells opens its first page.
    the encoder's throughput.
 2. Table: a run logs a 10,000-row table (64x64 image + mask + 2 boxes per row, numbers and
    text); a fresh ``kiseki server`` then answers the first page (50 rows), cold (decoding the
-   table) and warm, and the first page of a class filter.
+   table) and warm, and the first page of a class filter; then the web app's table viewer in
+   headless Chromium: navigation to the first page drawn with every on-screen thumbnail's
+   overlays (``--no-browser`` skips it; it needs Debian's chromium and a built web app).
 
     python benchmarks/bench_media.py [--steps 200] [--step-ms 50] [--rows 10000] [--json]
 """
@@ -30,9 +32,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--step-ms", type=float, default=50.0)
     parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--no-browser", action="store_true",
+                        help="skip the table viewer in Chromium (needs chromium and a built UI)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    result = {**bench_log(args.steps, args.step_ms), **bench_table(args.rows)}
+    result = {**bench_log(args.steps, args.step_ms),
+              **bench_table(args.rows, not args.no_browser)}
     report(result, args.json)
 
 
@@ -137,7 +142,7 @@ def bench_log(steps: int, step_ms: float) -> dict[str, float]:
     }
 
 
-def bench_table(rows: int) -> dict[str, float]:
+def bench_table(rows: int, browser: bool = True) -> dict[str, float]:
     import httpx
     import numpy as np
 
@@ -183,7 +188,48 @@ def bench_table(rows: int) -> dict[str, float]:
                 t0 = time.perf_counter()
                 httpx.get(f"{url}/api/v1/projects/bench-table/blobs/{sha}").raise_for_status()
                 timings["one_thumbnail_s"] = time.perf_counter() - t0
+        if browser:
+            timings.update(_browser_first_page(url, run.id))
     return {"table_rows": float(rows), "table_logged_and_stored_s": stored_s, **timings}
+
+
+FIRST_PAGE_DRAWN = """() => {
+  const viewer = document.querySelector("[data-testid=table-viewer][data-key='predictions']");
+  if (!viewer) return false;
+  const rows = viewer.querySelectorAll("[data-testid=table-row]");
+  const images = viewer.querySelectorAll("[data-testid=table-image]");
+  if (rows.length < 50 || images.length < 50) return false;
+  const tall = window.innerHeight;
+  for (const img of images) {  // every thumbnail on screen is drawn with its overlays
+    const box = img.getBoundingClientRect();
+    if (box.top < tall && img.getAttribute("data-state") !== "drawn") return false;
+  }
+  return true;
+}"""
+
+
+def _browser_first_page(url: str, run_id: str) -> dict[str, float]:
+    """Time from navigation to the table viewer's first page drawn, thumbnails on screen
+    drawn with their overlays (headless Chromium, 1440x900; the server's first decode of the
+    table is part of it: a fresh server process was started for this measurement)."""
+    from bench_ui import CHROMIUM_FLAGS, chromium_path
+    from playwright.sync_api import sync_playwright
+
+    out = {}
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path(), headless=True,
+                                     args=CHROMIUM_FLAGS)
+        try:
+            for label in ("browser_first_page_s", "browser_first_page_again_s"):
+                page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+                t0 = time.perf_counter()
+                page.goto(f"{url}/p/bench-table/r/{run_id}?tab=media")
+                page.wait_for_function(FIRST_PAGE_DRAWN, timeout=60_000, polling=16)
+                out[label] = time.perf_counter() - t0
+                page.context.close()
+        finally:
+            browser.close()
+    return out
 
 
 if __name__ == "__main__":

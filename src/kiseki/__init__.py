@@ -21,6 +21,7 @@ from kiseki.core.errors import (
 
 if TYPE_CHECKING:
     from kiseki.sdk.api import Api
+    from kiseki.sdk.artifacts import Artifact
     from kiseki.sdk.init import init
     from kiseki.sdk.media import Histogram, Image, Table
     from kiseki.sdk.run import Run
@@ -32,7 +33,8 @@ __version__ = "0.1.0"
 # server) do not pay for the whole SDK.
 _LAZY = {"Api": "kiseki.sdk.api", "init": "kiseki.sdk.init", "Run": "kiseki.sdk.run",
          "Settings": "kiseki.sdk.settings", "Image": "kiseki.sdk.media",
-         "Table": "kiseki.sdk.media", "Histogram": "kiseki.sdk.media"}
+         "Table": "kiseki.sdk.media", "Histogram": "kiseki.sdk.media",
+         "Artifact": "kiseki.sdk.artifacts"}
 
 
 def current_run() -> Run | None:
@@ -41,7 +43,7 @@ def current_run() -> Run | None:
     return _current()
 
 __all__ = [
-    "Api", "Histogram", "Image", "KisekiError", "NotFoundError", "Run", "Table", "Settings", "StepOrderError", "UsageError",
+    "Api", "Artifact", "Histogram", "Image", "KisekiError", "NotFoundError", "Run", "Table", "Settings", "StepOrderError", "UsageError",
     "ValidationError", "__version__", "alert", "config", "define_metric", "finish", "init", "log",
     "run", "summary",
 ]

@@ -56,15 +56,17 @@ def test_populate_logs_real_trainings_and_one_planned_failure(tmp_path: Path) ->
 
     with kiseki.Api(settings={"root_dir": settings["root_dir"]}) as api:
         runs = {r.id: r for r in api.runs(PROJECT)}
-        assert sorted(runs) == sorted(ids) and len(ids) == 5
-        assert progress == [(i, 5) for i in range(1, 6)]
+        # prepare-data, 4 trainings, the diverging one, evaluate-best
+        assert sorted(runs) == sorted(ids) and len(ids) == 7
+        assert progress == [(i, 7) for i in range(1, 8)]
+        assert [runs[i].job_type for i in ids] == ["data"] + ["train"] * 5 + ["eval"]
         failed = [r for r in runs.values() if r.state == "failed"]
         assert len(failed) == 1
         assert "TrainingDivergedError" in failed[0].error and "too high" in failed[0].error
         assert column(failed[0], "train/loss")[-1] > DIVERGENCE_LOSS  # the spike is on the chart
         assert {r.state for r in runs.values() if r is not failed[0]} == {"finished"}
 
-        best = max((r for r in runs.values() if r.state == "finished"),
+        best = max((r for r in runs.values() if r.state == "finished" and r.job_type == "train"),
                    key=lambda r: r.summary["val/miou"])
         miou = column(best, "val/miou")
         loss = column(best, "train/loss")
@@ -75,6 +77,28 @@ def test_populate_logs_real_trainings_and_one_planned_failure(tmp_path: Path) ->
         assert {"lr", "hidden", "batch_size", "epochs", "seed", "weight_decay", "patch",
                 "train_images", "model"} <= set(best.config)
         assert best.group == f"mlp-{best.config['patch']}x{best.config['patch']}"
+
+        # lineage: dataset -> trainings -> checkpoints -> evaluation -> predictions, registry
+        dataset = api.artifact(f"{PROJECT}/shapes-dataset:latest")
+        assert dataset.logged_by().id == ids[0]
+        assert {r.id for r in dataset.used_by()} == set(ids[1:5]) | {ids[5], ids[6]}
+        model = api.artifact(f"{PROJECT}/shapes-segmenter:best")
+        finished = [runs[i] for i in ids[1:5]]
+        scores = {r.name: a.metadata["val/miou"] for r in finished for a in r.logged_artifacts()}
+        assert model.metadata["val/miou"] == max(scores.values())
+        assert [r.id for r in model.used_by()] == [ids[6]]
+        evaluation = runs[ids[6]]
+        assert [a.name for a in evaluation.logged_artifacts()] == ["val-predictions"]
+        registry = api.registry("shapes-segmenter")
+        assert set(registry.aliases) == {"latest", "production", "staging"}
+        production = next(v for v in registry.versions
+                          if v.registry_aliases and "production" in v.registry_aliases)
+        assert production.version == model.version
+        # media: predictions with overlays at every evaluation, the table at the end
+        examples = next(best.scan_history(keys=["val/examples"]))["val/examples"]
+        assert len(examples) == 4 and set(examples[0].masks) == {"ground_truth", "predictions"}
+        table = next(evaluation.scan_history(keys=["val/predictions"]))["val/predictions"]
+        assert len(table.data) == 32 and table.columns[:3] == ["id", "image", "miou"]
 
 
 def test_live_run_keeps_logging_until_its_time_is_up(tmp_path: Path) -> None:

@@ -31,13 +31,15 @@ def keys() -> None:
 
 @keys.command("create")
 @click.argument("name")
+@click.option("--role", type=click.Choice(["member", "maintainer"]), default="member",
+              show_default=True, help="Maintainers may move protected registry aliases.")
 @_db
 @_dir
-def create(name: str, database_url: str | None, data_dir: str | None) -> None:
+def create(name: str, role: str, database_url: str | None, data_dir: str | None) -> None:
     """Create a key; it is printed once and stored only as a hash."""
     store = _store(database_url, data_dir)
     try:
-        click.echo(store.create_api_key(name))
+        click.echo(store.create_api_key(name, role))
     finally:
         store.close()
 

@@ -10,6 +10,7 @@
     ├── NotFoundError         a project, run or key does not exist (or is not visible)
     ├── ConflictError         the request clashes with stored state
     ├── AuthError             missing, malformed or revoked credentials
+    ├── ForbiddenError        known caller, not allowed (a protected alias, a maintainer's job)
     ├── TransportError        the server could not be reached or answered badly
     └── StorageError          the database or blob store failed
         └── StorageUnavailableError   a transient failure: retry later
@@ -51,6 +52,10 @@ class ConflictError(KisekiError):
 
 class AuthError(KisekiError):
     """Credentials are missing, malformed or revoked."""
+
+
+class ForbiddenError(KisekiError):
+    """The caller is known but not allowed to do this (e.g. move a protected alias)."""
 
 
 class TransportError(KisekiError):

@@ -140,6 +140,49 @@ class MediaStored(_Record, tag="media_ok"):
     missing: bool = False  # sent by sync: the writer died before encoding this value
 
 
+class ArtifactLogged(_Record, tag="art_log"):
+    """``run.log_artifact``: a version to commit, with its manifest.
+
+    ``files`` rows are ``[path, sha256, size]`` (content in the blob store), ``references``
+    rows ``[path, uri, digest, size]`` (recorded, not copied). ``blobs`` are the digests staged
+    in the run folder's ``artifacts/`` for the sender to upload first. ``client_id`` makes the
+    commit idempotent and lets ``artifact.wait()`` find the version.
+    """
+
+    client_id: str
+    name: str
+    type: str
+    ts: float
+    files: list[list[Any]] = []
+    references: list[list[Any]] = []
+    blobs: list[str] = []
+    aliases: list[str] = []
+    description: str | None = None
+    metadata: dict[str, Any] = {}
+
+
+class ArtifactUsed(_Record, tag="art_use"):
+    """``run.use_artifact``: an edge from a version (``project/name:vN``) to this run."""
+
+    project: str
+    name: str
+    version: int
+    ts: float
+
+
+class ArtifactLinked(_Record, tag="art_link"):
+    """``run.link_artifact``: link a version (by its log ``client_id`` or ``project/name:vN``)
+    into a registered model, optionally moving aliases there."""
+
+    target: str  # registered model name
+    ts: float
+    client_id: str | None = None
+    project: str | None = None
+    name: str | None = None
+    version: int | None = None
+    aliases: list[str] = []
+
+
 class Finish(_Record, tag="finish"):
     """Last record of a stream: final state and exit code."""
 
@@ -151,7 +194,8 @@ class Finish(_Record, tag="finish"):
 
 Record = Union[
     RunStart, ConfigUpdate, Metrics, SummaryUpdate, DefineMetric, Console, SystemMetrics,
-    Environment, RunUpdate, Alert, Finish, Media, MediaStored,
+    Environment, RunUpdate, Alert, Finish, Media, MediaStored, ArtifactLogged, ArtifactUsed,
+    ArtifactLinked,
 ]
 
 

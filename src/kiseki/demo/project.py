@@ -24,6 +24,7 @@ import numpy as np
 
 import kiseki
 from kiseki.core.errors import UsageError
+from kiseki.demo import lineage
 from kiseki.demo.segmenter import EvalResult, Hyperparams, Trainer, TrainingDivergedError
 from kiseki.demo.shapes import CLASSES, make_dataset
 
@@ -154,12 +155,30 @@ def populate(project: str = DEFAULT_PROJECT, settings: dict[str, Any] | None = N
     data = DataSpec()
     train, val = data.load()
     plan = [*plan_runs(runs, steps_scale), diverging_run(steps_scale)]
-    ids: list[str] = []
-    for done, spec in enumerate(plan, start=1):
-        run_id, message = _log_training(spec, data, train, val, project, settings, dir, echo)
+    total = len(plan) + 2  # the data preparation and the evaluation runs around the study
+    with kiseki.init(project=project, name="prepare-data", job_type="data", dir=dir,
+                     settings=settings, config=dataclasses.asdict(data)) as prep:
+        lineage.log_dataset(prep, train, val, dataclasses.asdict(data))
+    ids: list[str] = [prep.id]
+    if on_progress is not None:
+        on_progress(1, total, f"prepare-data ({prep.id}) logged {lineage.DATASET}")
+    ranking: list[tuple[float, Any]] = []  # (best val/miou, checkpoint) of every finished run
+    for done, spec in enumerate(plan, start=2):
+        run_id, message = _log_training(spec, data, train, val, project, settings, dir, echo,
+                                        ranking)
         ids.append(run_id)
         if on_progress is not None:
-            on_progress(done, len(plan), message)
+            on_progress(done, total, message)
+    if ranking:
+        ranking.sort(key=lambda item: -item[0])
+        with kiseki.init(project=project, name="evaluate-best", job_type="eval", dir=dir,
+                         settings=settings) as evaluation:
+            miou = lineage.evaluate_best(evaluation, train, val,
+                                         ranking[1][1] if len(ranking) > 1 else None)
+        ids.append(evaluation.id)
+        if on_progress is not None:
+            on_progress(total, total, f"evaluate-best ({evaluation.id}): val/miou {miou:.3f}; "
+                        f"registry/{lineage.REGISTRY} production and staging linked")
     return ids
 
 
@@ -170,14 +189,24 @@ def _demo_settings(settings: dict[str, Any] | None) -> dict[str, Any]:
 
 def _log_training(spec: RunSpec, data: DataSpec, train: tuple[np.ndarray, np.ndarray],
                   val: tuple[np.ndarray, np.ndarray], project: str, settings: dict[str, Any],
-                  dir: str | None, echo: bool) -> tuple[str, str]:
-    """Train and log one run; a diverging training ends the run ``failed`` and is reported."""
+                  dir: str | None, echo: bool,
+                  ranking: list[tuple[float, Any]] | None = None) -> tuple[str, str]:
+    """Train and log one run; a diverging training ends the run ``failed`` and is reported.
+
+    With ``ranking`` the run uses the data set artifact and logs its checkpoint (``best``
+    moves to it when it beats every earlier run), appended to ``ranking``."""
     trainer = Trainer(spec.hp, train, val)
     started = time.monotonic()
     run = _init_run(spec, data, trainer, project, settings, dir, job_type="train")
     try:
         with run:  # an exception leaving this block marks the run failed, with its traceback
+            if ranking is not None:
+                run.use_artifact(f"{lineage.DATASET}:latest", type="dataset")
             best = _train_epochs(run, spec, trainer, echo, val)
+            if ranking is not None:  # ranked by the checkpoint's own score: the final weights
+                final = trainer.evaluate().miou
+                is_best = all(final > score for score, _ in ranking)
+                ranking.append((final, lineage.log_checkpoint(run, trainer, final, is_best)))
     except TrainingDivergedError as exc:
         return run.id, f"{spec.name} ({run.id}) failed as planned: {exc}"
     seconds = time.monotonic() - started

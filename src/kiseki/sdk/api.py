@@ -6,11 +6,12 @@ written once. The embedded backend loads :mod:`kiseki.store` lazily.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any, Protocol
 
 from kiseki.core.errors import (
-    AuthError, NotFoundError, TransportError, UsageError, ValidationError,
+    AuthError, ForbiddenError, NotFoundError, TransportError, UsageError, ValidationError,
 )
 from kiseki.core.values import from_json_safe
 from kiseki.sdk.settings import Settings, load_settings
@@ -26,6 +27,24 @@ class Backend(Protocol):
     def console_page(self, project: str, run_id: str, **kw: Any) -> dict[str, Any]: ...
     def update_run(self, project: str, run_id: str, **kw: Any) -> dict[str, Any]: ...
     def blob(self, project: str, sha: str) -> bytes: ...
+    def artifact(self, project: str, name: str, tag: str) -> dict[str, Any]: ...
+    def artifact_by_client_id(self, project: str | None,
+                              client_id: str) -> dict[str, Any] | None: ...
+    def artifact_files(self, project: str, name: str, tag: str, offset: int = 0,
+                       limit: int = 10_000) -> dict[str, Any]: ...
+    def download_artifact_file(self, project: str, name: str, tag: str, path: str,
+                               dest: str) -> None: ...
+    def artifact_versions(self, project: str, name: str) -> list[dict[str, Any]]: ...
+    def artifact_runs(self, project: str, name: str, tag: str, direction: str) -> list[str]: ...
+    def run_artifacts(self, project: str, run_id: str, direction: str) -> list[dict[str, Any]]: ...
+    def lineage(self, project: str, **kw: Any) -> dict[str, Any]: ...
+    def registry_list(self) -> list[dict[str, Any]]: ...
+    def registry_get(self, name: str) -> dict[str, Any]: ...
+    def registry_link(self, name: str, project: str, artifact: str, version: str,
+                      aliases: list[str]) -> dict[str, Any]: ...
+    def registry_move_alias(self, name: str, alias: str, version: int) -> dict[str, Any]: ...
+    def registry_remove_alias(self, name: str, alias: str) -> None: ...
+    def registry_protect(self, name: str, alias: str, protected: bool) -> None: ...
     def close(self) -> None: ...
 
 
@@ -35,6 +54,7 @@ class EmbeddedBackend:
 
         self.store = SQLStore.open(settings.store_url(), blob_dir=settings.root_dir,
                                    heartbeat_timeout=settings.heartbeat_timeout)
+        self.cache_dir = os.path.join(settings.root_dir, "cache")
 
     def list_projects(self) -> list[dict[str, Any]]:
         return self.store.list_projects()
@@ -61,6 +81,54 @@ class EmbeddedBackend:
     def blob(self, project: str, sha: str) -> bytes:
         return self.store.read_blob(project, sha)
 
+    # artifacts and registry: the same answers as the server's routes
+    def artifact(self, project: str, name: str, tag: str) -> dict[str, Any]:
+        return self.store.artifact_version(project, name, tag)
+
+    def artifact_by_client_id(self, project: str | None, client_id: str) -> dict[str, Any] | None:
+        return self.store.artifact_by_client_id(client_id)
+
+    def artifact_files(self, project: str, name: str, tag: str, offset: int = 0,
+                       limit: int = 10_000) -> dict[str, Any]:
+        return self.store.artifact_files(project, name, tag, offset, limit)
+
+    def download_artifact_file(self, project: str, name: str, tag: str, path: str,
+                               dest: str) -> None:
+        import shutil
+
+        shutil.copyfile(self.store.artifact_file_path(project, name, tag, path), dest)
+
+    def artifact_versions(self, project: str, name: str) -> list[dict[str, Any]]:
+        return self.store.artifact_versions(project, name)
+
+    def artifact_runs(self, project: str, name: str, tag: str, direction: str) -> list[str]:
+        return self.store.artifact_runs(project, name, tag, direction)
+
+    def run_artifacts(self, project: str, run_id: str, direction: str) -> list[dict[str, Any]]:
+        return self.store.run_artifacts(project, run_id, direction)
+
+    def lineage(self, project: str, **kw: Any) -> dict[str, Any]:
+        return self.store.lineage(project, kw.get("run"), kw.get("artifact"), kw.get("depth", 2))
+
+    def registry_list(self) -> list[dict[str, Any]]:
+        return self.store.registry_list()
+
+    def registry_get(self, name: str) -> dict[str, Any]:
+        return self.store.registry_get(name)
+
+    def registry_link(self, name: str, project: str, artifact: str, version: str,
+                      aliases: list[str]) -> dict[str, Any]:
+        return self.store.registry_link(name, project, artifact, version, aliases)
+
+    def registry_move_alias(self, name: str, alias: str, version: int) -> dict[str, Any]:
+        return self.store.registry_move_alias(name, alias, version)
+
+    def registry_remove_alias(self, name: str, alias: str) -> None:
+        self.store.registry_remove_alias(name, alias)
+
+    def registry_protect(self, name: str, alias: str, protected: bool) -> None:
+        self.store.registry_protect(name, alias, protected)
+
     def close(self) -> None:
         self.store.close()
 
@@ -76,6 +144,7 @@ class HttpBackend:
         self.base = str(settings.base_url).rstrip("/")
         self.client = httpx.Client(base_url=self.base + "/api/v1", headers=headers,
                                    timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)))
+        self.cache_dir = os.path.join(settings.root_dir, "cache")
 
     def _call(self, method: str, path: str, **kw: Any) -> Any:
         try:
@@ -84,7 +153,9 @@ class HttpBackend:
             raise TransportError(f"cannot reach kiseki server {self.base}: {exc}") from exc
         if resp.status_code == 404:
             raise NotFoundError(_detail(resp))
-        if resp.status_code in (401, 403):
+        if resp.status_code == 403:
+            raise ForbiddenError(_detail(resp))
+        if resp.status_code == 401:
             raise AuthError(f"{_detail(resp)}; run `kiseki login {self.base} --key KEY`")
         if resp.status_code in (400, 413, 422):
             raise ValidationError(_detail(resp))
@@ -136,6 +207,73 @@ class HttpBackend:
         if resp.status_code != 200:
             raise TransportError(f"server answered HTTP {resp.status_code}: {_detail(resp)}")
         return resp.content  # type: ignore[no-any-return]
+
+    def artifact(self, project: str, name: str, tag: str) -> dict[str, Any]:
+        return self._call("GET", f"/projects/{project}/artifacts/{name}/{tag}")  # type: ignore[no-any-return]
+
+    def artifact_by_client_id(self, project: str | None, client_id: str) -> dict[str, Any] | None:
+        try:
+            return self._call("GET", f"/projects/{project}/artifact-logs/{client_id}")  # type: ignore[no-any-return]
+        except NotFoundError:
+            return None
+
+    def artifact_files(self, project: str, name: str, tag: str, offset: int = 0,
+                       limit: int = 10_000) -> dict[str, Any]:
+        return self._call("GET", f"/projects/{project}/artifacts/{name}/{tag}/files",  # type: ignore[no-any-return]
+                          params={"offset": offset, "limit": limit})
+
+    def download_artifact_file(self, project: str, name: str, tag: str, path: str,
+                               dest: str) -> None:
+        url = f"/projects/{project}/artifacts/{name}/{tag}/file"
+        try:
+            with self.client.stream("GET", url, params={"path": path}, timeout=600) as resp:
+                if resp.status_code == 404:
+                    raise NotFoundError(f"{project}/{name}:{tag} has no file {path!r}")
+                if resp.status_code != 200:
+                    raise TransportError(f"server answered HTTP {resp.status_code}")
+                with open(dest, "wb") as fh:
+                    for chunk in resp.iter_bytes(1024 * 1024):
+                        fh.write(chunk)
+        except self._httpx.HTTPError as exc:
+            raise TransportError(f"cannot reach kiseki server {self.base}: {exc}") from exc
+
+    def artifact_versions(self, project: str, name: str) -> list[dict[str, Any]]:
+        return self._call("GET", f"/projects/{project}/artifacts/{name}/versions")  # type: ignore[no-any-return]
+
+    def artifact_runs(self, project: str, name: str, tag: str, direction: str) -> list[str]:
+        info = self._call("GET", f"/projects/{project}/artifacts/{name}/{tag}")
+        return list(info.get("used_by") or []) if direction == "used" else (
+            [info["logged_by"]] if info.get("logged_by") else [])
+
+    def run_artifacts(self, project: str, run_id: str, direction: str) -> list[dict[str, Any]]:
+        return self._call("GET", f"/projects/{project}/runs/{run_id}/artifacts",  # type: ignore[no-any-return]
+                          params={"direction": direction})
+
+    def lineage(self, project: str, **kw: Any) -> dict[str, Any]:
+        params = {k: v for k, v in kw.items() if v is not None}
+        return self._call("GET", f"/projects/{project}/lineage", params=params)  # type: ignore[no-any-return]
+
+    def registry_list(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/registry")  # type: ignore[no-any-return]
+
+    def registry_get(self, name: str) -> dict[str, Any]:
+        return self._call("GET", f"/registry/{name}")  # type: ignore[no-any-return]
+
+    def registry_link(self, name: str, project: str, artifact: str, version: str,
+                      aliases: list[str]) -> dict[str, Any]:
+        return self._call("POST", f"/registry/{name}/links", json={  # type: ignore[no-any-return]
+            "project": project, "name": artifact, "version": version, "aliases": aliases})
+
+    def registry_move_alias(self, name: str, alias: str, version: int) -> dict[str, Any]:
+        return self._call("POST", f"/registry/{name}/aliases",  # type: ignore[no-any-return]
+                          json={"alias": alias, "version": version})
+
+    def registry_remove_alias(self, name: str, alias: str) -> None:
+        self._call("DELETE", f"/registry/{name}/aliases/{alias}")
+
+    def registry_protect(self, name: str, alias: str, protected: bool) -> None:
+        self._call("POST", f"/registry/{name}/protect",
+                   json={"alias": alias, "protected": protected})
 
     def close(self) -> None:
         self.client.close()
@@ -194,6 +332,36 @@ class Api:
         project, run_id = _split_path(path)
         return PublicRun(self._backend, self._backend.get_run(project, run_id))
 
+    def artifact(self, name: str, type: str | None = None) -> Any:
+        """A version by ``"project/name:alias"`` or ``"project/name:v3"``, with
+        ``.logged_by()``, ``.used_by()``, ``.files()``, ``.download()``."""
+        from kiseki.sdk.artifacts import Artifact, parse_ref
+
+        project, art, tag = parse_ref(name, None)
+        info = self._backend.artifact(project, art, tag)
+        if type is not None and info["type"] != type:
+            raise ValidationError(f"artifact {name} is a {info['type']}, not a {type}")
+        return Artifact._fetched(info, self._backend)
+
+    def artifact_versions(self, project: str, name: str) -> list[Any]:
+        """Every committed version of ``project/name``, newest first."""
+        from kiseki.sdk.artifacts import Artifact
+
+        return [Artifact._fetched(i, self._backend)
+                for i in self._backend.artifact_versions(project, name)]
+
+    def lineage(self, project: str, run: str | None = None, artifact: str | None = None,
+                depth: int = 2) -> dict[str, Any]:
+        """Nodes and edges around a run or a version (``artifact="name:alias"``)."""
+        return self._backend.lineage(project, run=run, artifact=artifact, depth=depth)
+
+    def registry(self, name: str | None = None) -> Any:
+        """A registered model by name (``"registry/name"`` or ``"name"``), or all of them."""
+        if name is None:
+            return [RegisteredModel(self._backend, m) for m in self._backend.registry_list()]
+        name = name.split("/", 1)[1] if name.startswith("registry/") else name
+        return RegisteredModel(self._backend, self._backend.registry_get(name))
+
     def close(self) -> None:
         self._backend.close()
 
@@ -202,6 +370,72 @@ class Api:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+class RegisteredModel:
+    """A registered model: linked versions, aliases (some protected) and the audit history."""
+
+    def __init__(self, backend: Backend, data: dict[str, Any]) -> None:
+        self._backend = backend
+        self._data = data
+        self.name: str = data["name"]
+
+    def refresh(self) -> RegisteredModel:
+        self._data = self._backend.registry_get(self.name)
+        return self
+
+    @property
+    def versions(self) -> list[Any]:
+        """Linked versions, newest first; each is the source artifact version."""
+        from kiseki.sdk.artifacts import Artifact
+
+        out = []
+        for v in self._data["versions"]:
+            art = Artifact._fetched(v.get("source") or v, self._backend)
+            art.registry_version = v["version"]  # type: ignore[attr-defined]
+            art.registry_aliases = v["aliases"]  # type: ignore[attr-defined]
+            out.append(art)
+        return out
+
+    @property
+    def aliases(self) -> dict[str, str]:
+        """Alias -> registry version (``"v2"``)."""
+        return {a: v["version"] for v in self._data["versions"] for a in v["aliases"]}
+
+    @property
+    def protected_aliases(self) -> list[str]:
+        return list(self._data.get("protected_aliases") or [])
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        """Every link and alias move: action, alias, from_version, to_version, actor, ts."""
+        return list(self._data.get("history") or [])
+
+    def link(self, artifact: str, aliases: list[str] | None = None) -> RegisteredModel:
+        """Link ``"project/name:alias"`` into this model."""
+        from kiseki.sdk.artifacts import parse_ref
+
+        project, name, tag = parse_ref(artifact, None)
+        self._backend.registry_link(self.name, project, name, tag, list(aliases or []))
+        return self.refresh()
+
+    def move_alias(self, alias: str, version: str | int) -> RegisteredModel:
+        """Point ``alias`` at registry version ``vN`` (atomically; kept in the history)."""
+        index = int(str(version).lstrip("v"))
+        self._backend.registry_move_alias(self.name, alias, index)
+        return self.refresh()
+
+    def remove_alias(self, alias: str) -> RegisteredModel:
+        self._backend.registry_remove_alias(self.name, alias)
+        return self.refresh()
+
+    def protect(self, alias: str, protected: bool = True) -> RegisteredModel:
+        """Only maintainers may move a protected alias (or change protection)."""
+        self._backend.registry_protect(self.name, alias, protected)
+        return self.refresh()
+
+    def __repr__(self) -> str:
+        return f"<kiseki.RegisteredModel registry/{self.name} ({len(self._data['versions'])} versions)>"
 
 
 class Runs:
@@ -337,6 +571,20 @@ class PublicRun:
                 search: str | None = None) -> list[dict[str, Any]]:
         return self._backend.console_page(self.project, self.id, offset=offset, limit=limit,
                                           search=search)["lines"]
+
+    def logged_artifacts(self) -> list[Any]:
+        """Artifact versions this run produced."""
+        from kiseki.sdk.artifacts import Artifact
+
+        return [Artifact._fetched(i, self._backend)
+                for i in self._backend.run_artifacts(self.project, self.id, "produced")]
+
+    def used_artifacts(self) -> list[Any]:
+        """Artifact versions this run used."""
+        from kiseki.sdk.artifacts import Artifact
+
+        return [Artifact._fetched(i, self._backend)
+                for i in self._backend.run_artifacts(self.project, self.id, "used")]
 
     def system_metrics(self, keys: list[str] | None = None) -> list[dict[str, Any]]:
         page = self._backend.history_page(self.project, self.id, keys=keys, min_step=None,

@@ -472,7 +472,7 @@ def _encode_mask(layer: str, spec: Any, height: int, width: int, common: dict[st
     counts = np.bincount(ids.ravel().astype(np.int64, copy=False), minlength=1)
     present = {str(i): int(c) for i, c in enumerate(counts.tolist()) if c}
     labels = {**common, **_labels(spec.get("class_labels"), where, warnings)}
-    unknown = sorted(int(i) for i in present if i not in labels)
+    unknown = sorted(int(i) for i in present if i not in labels and i != "0")  # 0: background
     if unknown and labels:
         warnings.append(f"{where} has class ids {unknown[:10]} not in class_labels; shown as "
                         "'class <id>'")

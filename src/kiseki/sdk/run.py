@@ -86,6 +86,7 @@ class Run:
         self._on_finish: list[Callable[[str, int, str | None], None]] = []
         self._append = writer.append if writer is not None else (lambda r: 0)
         self._encoder: Any = None
+        self._backend: Any = None
         self._media_count = 0
         self._media_closed = False
         self._media_prefix = os.urandom(4).hex() + "-"
@@ -238,6 +239,111 @@ class Run:
         except KisekiError:
             pass
 
+    # -- artifacts ------------------------------------------------------------------------------
+    def log_artifact(self, artifact_or_path: Any, name: str | None = None,
+                     type: str | None = None, aliases: list[str] | None = None) -> Any:
+        """Log an artifact (or a file or folder path) as output of this run.
+
+        A new version (v0, v1, ...) is made only when the content changed; ``latest`` moves to
+        it, ``aliases`` too. Files are hashed and staged now, uploaded by the sender; call
+        ``artifact.wait()`` to wait for the commit.
+
+        Example:
+            >>> art = kiseki.Artifact("model", type="model"); art.add_file("model.pt")
+            >>> run.log_artifact(art, aliases=["best"])
+        """
+        from kiseki.sdk.artifacts import Artifact, make_record
+
+        if self._finished:
+            raise UsageError(f"run {self.id} is finished; log artifacts before finish()")
+        if isinstance(artifact_or_path, Artifact):
+            artifact = artifact_or_path
+        else:
+            path = os.fspath(artifact_or_path)
+            artifact = Artifact(name or os.path.basename(os.path.abspath(path)),
+                                type or "unspecified")
+            if os.path.isdir(path):
+                artifact.add_dir(path)
+            else:
+                artifact.add_file(path)
+        if self._writer is None:  # disabled mode: nothing is recorded
+            return artifact
+        folder = os.path.join(os.path.dirname(self._writer.path), "artifacts")
+        record = make_record(artifact, folder, list(aliases or []))
+        self._record(record)
+        artifact._client_id = record.client_id
+        artifact._project = self.project
+        artifact._backend = self._read_backend(required=False)
+        return artifact
+
+    def use_artifact(self, artifact_or_name: Any, type: str | None = None,
+                     aliases: list[str] | None = None) -> Any:
+        """Declare that this run uses an artifact version (``"name:alias"``, ``"name:v3"``,
+        ``"project/name:alias"`` or an Artifact); returns it, ready to ``download()``."""
+        from kiseki.sdk.artifacts import Artifact, parse_ref
+
+        backend = self._read_backend(required=True)
+        if isinstance(artifact_or_name, Artifact):
+            art = artifact_or_name.wait() if artifact_or_name._client_id else artifact_or_name
+            if art._info is None:
+                raise UsageError("use_artifact() takes a logged artifact or a name; log this "
+                                 "draft first")
+            project, name, tag = str(art._project), art.name, str(art.version)
+        else:
+            project, name, tag = parse_ref(str(artifact_or_name), self.project)
+        info = backend.artifact(project, name, tag)
+        if type is not None and info["type"] != type:
+            raise ValidationError(f"artifact {project}/{name}:{tag} is a {info['type']}, not "
+                                  f"a {type}")
+        if self._writer is not None:
+            self._record(rec.ArtifactUsed(project, name, int(info["index"]), _now()))
+        return Artifact._fetched(info, backend)
+
+    def log_model(self, path: str, name: str | None = None,
+                  aliases: list[str] | None = None) -> Any:
+        """Log a model file or folder as an artifact of type ``model``."""
+        return self.log_artifact(path, name=name, type="model", aliases=aliases)
+
+    def use_model(self, name: str) -> str:
+        """Use a model artifact and return the local folder it was downloaded to."""
+        return str(self.use_artifact(name, type="model").download())
+
+    def link_artifact(self, artifact: Any, target_path: str,
+                      aliases: list[str] | None = None) -> None:
+        """Link a logged artifact version into a registered model: ``"registry/<name>"``."""
+        from kiseki.core.names import check_artifact_name
+        from kiseki.sdk.artifacts import Artifact
+
+        target = target_path.split("/", 1)[1] if target_path.startswith("registry/") else \
+            target_path
+        target = check_artifact_name(target, "registered model name")
+        if not isinstance(artifact, Artifact):
+            raise UsageError("link_artifact() takes an Artifact returned by log_artifact() or "
+                             "use_artifact()")
+        if artifact._info is None and artifact._client_id is not None:
+            record = rec.ArtifactLinked(target, _now(), client_id=artifact._client_id,
+                                        aliases=list(aliases or []))
+        elif artifact._info is not None:
+            record = rec.ArtifactLinked(target, _now(), project=artifact._project,
+                                        name=artifact.name, version=int(artifact._info["index"]),
+                                        aliases=list(aliases or []))
+        else:
+            raise UsageError("link_artifact() needs a logged artifact; call log_artifact first")
+        if self._writer is not None:
+            self._record(record)
+
+    def _read_backend(self, required: bool) -> Any:
+        if self._backend is None:
+            from kiseki.sdk.api import backend_for
+
+            try:
+                self._backend = backend_for(self.settings)
+            except KisekiError:
+                if required:
+                    raise
+                return None
+        return self._backend
+
     def _check_step(self, step: Any) -> int:
         if type(step) is not int:
             number = as_number(step)
@@ -344,6 +450,11 @@ class Run:
             except Exception as exc:  # noqa: BLE001 - a failing hook must not stop finish
                 warn(f"finish step failed: {exc!r}")
         self._finished = True
+        if self._backend is not None:
+            try:
+                self._backend.close()
+            except Exception:  # noqa: BLE001 - closing a read connection must not fail finish
+                pass
 
     def __enter__(self) -> Run:
         return self

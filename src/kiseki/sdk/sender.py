@@ -37,6 +37,8 @@ BATCH_ENTRIES = 20_000
 BATCH_BYTES = 8 * 1024 * 1024
 SYNCED_MARKER = "synced.json"
 MISSING_TEXT = "the process ended before this value was stored"
+# where a record's blobs wait in the run folder until they are uploaded
+_BLOB_FOLDERS: dict[type, str] = {rec.MediaStored: "media", rec.ArtifactLogged: "artifacts"}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -146,15 +148,18 @@ class LogShipper:
         return len(missing)
 
     def _upload_blobs(self, batch: list[LogEntry], deadline: float | None) -> None:
-        """Upload the files named by the batch's MediaStored records before the records: the
-        server marks a value stored only when every blob it needs is there. A file that is
-        gone is skipped (the server then reports that value missing, never a failed sync)."""
-        folder = os.path.join(os.path.dirname(self.path), "media")
+        """Upload the files named by the batch's MediaStored and ArtifactLogged records before
+        the records: the server keeps a value or commits a version only when every blob it
+        needs is there. A file that is gone is skipped (the server then reports that value
+        missing or refuses that version, never a failed sync)."""
+        run_dir = os.path.dirname(self.path)
         for entry in batch:
             record = entry.record
-            if type(record) is not rec.MediaStored or entry.seq <= self.hwm:
+            kind = type(record)
+            if entry.seq <= self.hwm or kind not in _BLOB_FOLDERS:
                 continue
-            for sha in record.blobs:
+            folder = os.path.join(run_dir, _BLOB_FOLDERS[kind])
+            for sha in record.blobs:  # type: ignore[union-attr]
                 if sha in self.uploaded:
                     continue
                 path = os.path.join(folder, sha)

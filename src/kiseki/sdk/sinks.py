@@ -18,6 +18,7 @@ Contract (both sinks, called from one thread of the sender process):
 from __future__ import annotations
 
 import gzip
+import os
 import random
 import time
 from typing import Any, Protocol
@@ -193,9 +194,11 @@ class HttpSink:
                 head = self._client.head(url)
                 if head.status_code == 200:
                     return
-                with open(path, "rb") as fh:
-                    resp = self._client.put(url, content=fh.read(),
-                                            headers={"Content-Type": "application/octet-stream"})
+                with open(path, "rb") as fh:  # streamed: a 2 GB file never sits in memory
+                    resp = self._client.put(url, content=_chunks(fh), headers={
+                        "Content-Type": "application/octet-stream",
+                        "Content-Length": str(os.fstat(fh.fileno()).st_size)},
+                        timeout=self._httpx.Timeout(600.0, connect=5.0))
                 status = resp.status_code
                 retry_after = _retry_after(resp.headers.get("Retry-After"))
             except self._httpx.HTTPError:
@@ -228,6 +231,11 @@ class HttpSink:
 
     def close(self) -> None:
         self._client.close()
+
+
+def _chunks(fh: Any, size: int = 1024 * 1024) -> Any:
+    while chunk := fh.read(size):
+        yield chunk
 
 
 def _last_seq(batch: rec.IngestBatch) -> int:

@@ -15,7 +15,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kiseki.server import errors
 from kiseki.server.deps import require_auth
-from kiseki.server.routes import ingest, live, media, metrics, projects, runs, workspace
+from kiseki.server.routes import (
+    artifacts, ingest, live, media, metrics, projects, runs, workspace,
+)
 from kiseki.server.settings import ServerSettings
 from kiseki.store.sqlstore import SQLStore
 
@@ -67,7 +69,7 @@ def create_app(settings: ServerSettings, store: SQLStore | None = None) -> FastA
     # (level 1: cheap, still ~2-4x smaller). Starlette leaves text/event-stream alone.
     app.add_middleware(RemoteGZip, minimum_size=4096, compresslevel=1)
     auth = [Depends(require_auth)]
-    for module in (ingest, projects, runs, metrics, live, workspace, media):
+    for module in (ingest, projects, runs, metrics, live, workspace, media, artifacts):
         app.include_router(module.router, prefix=API, dependencies=auth)
 
     @app.get(f"{API}/health", operation_id="health", tags=["meta"])

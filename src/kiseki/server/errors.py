@@ -18,6 +18,7 @@ STATUS: list[tuple[type[Exception], int]] = [
     (e.NotFoundError, 404),
     (e.ConflictError, 409),
     (e.AuthError, 401),
+    (e.ForbiddenError, 403),
     (e.StorageUnavailableError, 503),
     (e.StorageError, 500),
     (e.TransportError, 502),

@@ -184,6 +184,7 @@ class TablePage(BaseModel):
     limit: int
     rows: list[TableRow]
     groups: list[TableGroup] | None = None
+    groups_total: int | None = None  # when grouped: groups in all (the largest 1000 are sent)
 
 
 class Histograms(BaseModel):

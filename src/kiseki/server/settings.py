@@ -20,6 +20,7 @@ class ServerSettings:
         heartbeat_timeout: seconds without a heartbeat before a running run shows ``crashed``.
         startup_grace: seconds after start during which no run is marked crashed (R17).
         max_body_bytes / max_decompressed_bytes: ingest body limits (I11).
+        max_blob_bytes: largest single file upload (media, artifact files), streamed to disk.
     """
 
     database_url: str | None = None
@@ -31,6 +32,7 @@ class ServerSettings:
     startup_grace: float | None = None
     max_body_bytes: int = 32 * 1024 * 1024
     max_decompressed_bytes: int = 256 * 1024 * 1024
+    max_blob_bytes: int = 16 * 1024**3
 
     def __post_init__(self) -> None:
         if not self.data_dir:

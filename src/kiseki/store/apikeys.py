@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from kiseki.core.errors import NotFoundError
+from kiseki.core.errors import NotFoundError, ValidationError
 from kiseki.store.tables import api_keys
 
 PREFIX = "ksk_"
@@ -19,10 +19,15 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def create(conn: Connection, name: str) -> str:
+ROLES = ("member", "maintainer")
+
+
+def create(conn: Connection, name: str, role: str = "member") -> str:
+    if role not in ROLES:
+        raise ValidationError(f"role {role!r} is not one of {', '.join(ROLES)}")
     key = PREFIX + secrets.token_urlsafe(32)
     conn.execute(insert(api_keys).values(name=name[:128], prefix=key[:10], key_hash=hash_key(key),
-                                         created_at=time.time()))
+                                         created_at=time.time(), role=role))
     return key
 
 
@@ -34,12 +39,15 @@ def revoke(conn: Connection, prefix: str) -> None:
         raise NotFoundError(f"no active API key starts with {prefix[:10]!r}")
 
 
-def active_hashes(conn: Connection) -> set[str]:
-    return set(conn.execute(select(api_keys.c.key_hash)
-                            .where(api_keys.c.revoked_at.is_(None))).scalars())
+def active_hashes(conn: Connection) -> dict[str, tuple[str, str]]:
+    """Hash -> (key name, role) of every active key."""
+    rows = conn.execute(select(api_keys.c.key_hash, api_keys.c.name, api_keys.c.role)
+                        .where(api_keys.c.revoked_at.is_(None)))
+    return {r[0]: (r[1], r[2]) for r in rows}
 
 
 def listing(conn: Connection) -> list[dict[str, Any]]:
-    rows = conn.execute(select(api_keys.c.name, api_keys.c.prefix, api_keys.c.created_at,
-                               api_keys.c.revoked_at).order_by(api_keys.c.id))
+    rows = conn.execute(select(api_keys.c.name, api_keys.c.prefix, api_keys.c.role,
+                               api_keys.c.created_at, api_keys.c.revoked_at)
+                        .order_by(api_keys.c.id))
     return [dict(r._mapping) for r in rows]

@@ -94,6 +94,10 @@ class LocalBlobStore:
             raise
         return size
 
+    def begin(self, sha: str, max_bytes: int | None = None) -> BlobUpload:
+        """An upload written chunk by chunk (from a request body) and committed at the end."""
+        return BlobUpload(self, sha, max_bytes)
+
     def put_file(self, sha: str, source: str) -> int:
         with open(source, "rb") as fh:
             return self.put_chunks(sha, iter(lambda: fh.read(CHUNK), b""))
@@ -105,3 +109,43 @@ class LocalBlobStore:
 
     def remove_all(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+class BlobUpload:
+    """One blob being received: hashed while written to a temporary file next to its final
+    place; ``commit`` verifies the digest and renames it in, ``abort`` removes it."""
+
+    def __init__(self, store: LocalBlobStore, sha: str, max_bytes: int | None) -> None:
+        self.final = store.path(sha)
+        self.sha = sha
+        self.max_bytes = max_bytes
+        self.size = 0
+        self.digest = hashlib.sha256()
+        folder = os.path.dirname(self.final)
+        os.makedirs(folder, exist_ok=True)
+        fd, self.tmp = tempfile.mkstemp(dir=folder, prefix=".upload-")
+        self.out = os.fdopen(fd, "wb")
+
+    def write(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.max_bytes is not None and self.size > self.max_bytes:
+            raise ValidationError(f"blob is larger than {self.max_bytes:,} bytes")
+        self.digest.update(chunk)
+        self.out.write(chunk)
+
+    def commit(self) -> int:
+        self.out.close()
+        if self.digest.hexdigest() != self.sha:
+            self.abort()
+            raise BlobMismatchError(f"uploaded bytes have sha256 {self.digest.hexdigest()}, "
+                                    f"not {self.sha}; the upload was corrupted or the id is wrong")
+        os.replace(self.tmp, self.final)
+        return self.size
+
+    def abort(self) -> None:
+        if not self.out.closed:
+            self.out.close()
+        try:
+            os.unlink(self.tmp)
+        except OSError:
+            pass

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, bindparam, delete, func, insert, select, upda
 
 from kiseki.core import records as rec
 from kiseki.core.keys import validate_key
-from kiseki.core.errors import ValidationError
+from kiseki.core.errors import ForbiddenError, NotFoundError, ValidationError
 from kiseki.core.values import from_json_safe, sanitize, to_json_safe
 from kiseki.store import metrics as m
 from kiseki.store.tables import (
@@ -279,6 +279,43 @@ class BatchApplier:
             rows = [{"project_id": project_pk, "sha256": b} for b in chunk if b not in have]
             if rows:
                 self.conn.execute(insert(project_blobs), rows)
+
+    def _on_ArtifactLogged(self, r: rec.ArtifactLogged) -> None:
+        from kiseki.store import artifacts
+
+        def exists(sha: str) -> bool:
+            return self.blobs is not None and self.blobs.exists(sha)
+
+        artifacts.commit_version(self.conn, self.run.row["project_id"], self.run_pk, r, exists)
+
+    def _on_ArtifactUsed(self, r: rec.ArtifactUsed) -> None:
+        from kiseki.store import artifacts
+
+        try:
+            artifacts.use_version(self.conn, self.run_pk, r.project, r.name, r.version, r.ts)
+        except NotFoundError as exc:
+            raise ValidationError(f"use_artifact: {exc}") from None
+
+    def _on_ArtifactLinked(self, r: rec.ArtifactLinked) -> None:
+        from kiseki.store import artifacts
+
+        if r.client_id:
+            found = artifacts.version_by_client_id(self.conn, r.client_id)
+            if found is None:
+                raise ValidationError(f"link_artifact: the artifact logged as {r.client_id} was "
+                                      "not committed")
+            source_id = found["id"]
+        else:
+            try:
+                source_id = artifacts.resolve(self.conn, str(r.project), str(r.name),
+                                              f"v{r.version}")._mapping["id"]
+            except NotFoundError as exc:
+                raise ValidationError(f"link_artifact: {exc}") from None
+        run_id = self.run.row["run_id"]
+        try:
+            artifacts.link(self.conn, r.target, int(source_id), list(r.aliases), f"run {run_id}")
+        except ForbiddenError as exc:
+            raise ValidationError(f"link_artifact: {exc}") from None
 
     def _on_Finish(self, r: rec.Finish) -> None:
         state = r.state if r.state in rec.RUN_STATES else "finished"

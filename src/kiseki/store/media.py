@@ -25,6 +25,7 @@ from kiseki.store.queries import project_pk, run_pk
 from kiseki.store.tables import media, project_blobs, runs
 
 MAX_TABLE_PAGE = 1000
+MAX_GROUPS = 1000  # groups answered per page (largest first); "groups_total" says how many
 _TYPE_OF_KIND = {"image": "image", "images": "images", "table": "table",
                  "histogram": "histogram"}
 MISSING_TEXT = "the process ended before this value was stored"
@@ -162,6 +163,7 @@ class _Decoded:
             if names:
                 self.layers[name] = list(names)
         self.orders: OrderedDict[tuple[Any, ...], list[int]] = OrderedDict()
+        self.groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
 
 
 class TableCache:
@@ -214,6 +216,22 @@ class TableCache:
         return index
 
 
+    def groups(self, table: _Decoded, filter_text: str, index: list[int],
+               group: str) -> tuple[list[dict[str, Any]], int]:
+        """The largest ``MAX_GROUPS`` groups (by count) and how many there are; cached with
+        the table like row orders, so paging a grouped view does not regroup."""
+        ident = (filter_text, "\0group", group)
+        with self._lock:
+            found = table.groups.get(ident)
+        if found is None:
+            found = _groups(table, index, group)
+            with self._lock:
+                table.groups[ident] = found
+                while len(table.groups) > self.max_orders:
+                    table.groups.pop(next(iter(table.groups)))
+        return found[:MAX_GROUPS], len(found)
+
+
 def _sortable(value: Any) -> bool:
     return value is not None and not (isinstance(value, float) and math.isnan(value))
 
@@ -237,9 +255,11 @@ def table_page(conn: Connection, cache: TableCache, load: Any, project: str, run
     table = cache.get(data["sha256"], load)
     index = cache.order(table, filter_text or "", sort, desc)
     rows = [{"index": i, "cells": table.rows[i]} for i in index[offset:offset + limit]]
-    groups = _groups(table, index, group) if group else None
+    groups, groups_total = cache.groups(table, filter_text or "", index, group) if group \
+        else (None, None)
     return {**base, "columns": table.columns, "types": table.types, "total": len(index),
-            "rows_total": len(table.rows), "rows": rows, "groups": groups}
+            "rows_total": len(table.rows), "rows": rows, "groups": groups,
+            "groups_total": groups_total}
 
 
 def _groups(table: _Decoded, index: list[int], group: str) -> list[dict[str, Any]]:

@@ -12,8 +12,10 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from kiseki.core import records as rec
-from kiseki.core.errors import NotFoundError, StorageError, StorageUnavailableError
-from kiseki.store import ingest, media, metrics, queries
+from kiseki.core.errors import (
+    NotFoundError, StorageError, StorageUnavailableError, ValidationError,
+)
+from kiseki.store import artifacts, ingest, media, metrics, queries
 from kiseki.store.blobs import LocalBlobStore
 from kiseki.store.engine import make_engine, migrate
 
@@ -34,7 +36,7 @@ class SQLStore:
         self.blob_dir = blob_dir
         self.heartbeat_timeout = heartbeat_timeout
         self.grace_until = grace_until
-        self._key_cache: tuple[float, set[str]] | None = None
+        self._key_cache: tuple[float, dict[str, tuple[str, str]]] | None = None
         self.series_cache = metrics.SeriesCache()
         self.blobs = LocalBlobStore(os.path.join(blob_dir, "blobs")) if blob_dir else None
         self._tables = media.TableCache()
@@ -223,6 +225,78 @@ class SQLStore:
             raise NotFoundError(f"blob {sha} not found in project {project}")
         return path
 
+    # -- artifacts and registry -----------------------------------------------------------------
+    def artifact_version(self, project: str, name: str, tag: str = "latest") -> dict[str, Any]:
+        return self._read_data(lambda c: artifacts.version_info(c, project, name, tag))
+
+    def artifact_by_client_id(self, client_id: str) -> dict[str, Any] | None:
+        return self._read_data(lambda c: artifacts.version_by_client_id(c, client_id))
+
+    def artifact_files(self, project: str, name: str, tag: str, offset: int = 0,
+                       limit: int = 10_000) -> dict[str, Any]:
+        if not 1 <= limit <= 100_000:
+            raise ValidationError(f"limit must be between 1 and 100000, got {limit}")
+        return self._read_data(lambda c: artifacts.list_files(c, project, name, tag, offset,
+                                                              limit))
+
+    def artifact_file_path(self, project: str, name: str, tag: str, path: str) -> str:
+        sha = self._read_data(lambda c: artifacts.file_blob(c, project, name, tag, path))
+        blob = self.blob_store().path(sha)
+        if not os.path.isfile(blob):
+            raise StorageError(f"file {path!r} of {project}/{name}:{tag} is missing from the "
+                               "blob store")
+        return blob
+
+    def artifact_collections(self, project: str, type: str | None = None) -> list[dict[str, Any]]:
+        return self._read_data(lambda c: artifacts.list_collections(c, project, type))
+
+    def artifact_versions(self, project: str, name: str) -> list[dict[str, Any]]:
+        return self._read_data(lambda c: artifacts.list_versions(c, project, name))
+
+    def run_artifacts(self, project: str, run_id: str, direction: str) -> list[dict[str, Any]]:
+        if direction not in ("used", "produced"):
+            raise ValidationError(f"direction must be 'used' or 'produced', got {direction!r}")
+        return self._read_data(lambda c: artifacts.run_artifacts(c, project, run_id, direction))
+
+    def artifact_runs(self, project: str, name: str, tag: str, direction: str) -> list[str]:
+        return self._read_data(lambda c: artifacts.version_runs(c, project, name, tag,
+                                                                direction))
+
+    def lineage(self, project: str, run_id: str | None = None, artifact: str | None = None,
+                depth: int = 2) -> dict[str, Any]:
+        return self._read_data(lambda c: artifacts.lineage(c, project, run_id, artifact, depth))
+
+    def registry_list(self) -> list[dict[str, Any]]:
+        return self._read_data(artifacts.registry_list)
+
+    def registry_get(self, name: str) -> dict[str, Any]:
+        return self._read_data(lambda c: artifacts.registry_get(c, name))
+
+    def registry_version(self, name: str, tag: str) -> dict[str, Any]:
+        return self._read_data(lambda c: artifacts.registry_version(c, name, tag))
+
+    def registry_link(self, target: str, project: str, name: str, tag: str,
+                      aliases: list[str], actor: str = "local",
+                      maintainer: bool = True) -> dict[str, Any]:
+        with self._tx() as conn:
+            source = artifacts.resolve(conn, project, name, tag)._mapping["id"]
+            return artifacts.link(conn, target, int(source), aliases, actor, maintainer)
+
+    def registry_move_alias(self, name: str, alias: str, version: int, actor: str = "local",
+                            maintainer: bool = True) -> dict[str, Any]:
+        with self._tx() as conn:
+            return artifacts.move_registry_alias(conn, name, alias, version, actor, maintainer)
+
+    def registry_remove_alias(self, name: str, alias: str, actor: str = "local",
+                              maintainer: bool = True) -> None:
+        with self._tx() as conn:
+            artifacts.remove_registry_alias(conn, name, alias, actor, maintainer)
+
+    def registry_protect(self, name: str, alias: str, protected: bool = True,
+                         actor: str = "local", maintainer: bool = True) -> None:
+        with self._tx() as conn:
+            artifacts.protect_alias(conn, name, alias, protected, actor, maintainer)
+
     def console_page(self, project: str, run_id: str, offset: int = 0, limit: int = 1000,
                      search: str | None = None) -> dict[str, Any]:
         return self._read(lambda c: queries.console_page(c, project, run_id, offset, limit,
@@ -232,12 +306,13 @@ class SQLStore:
         return self._read(lambda c: queries.updates_since(c, project, since))
 
     # -- API keys -------------------------------------------------------------------------------
-    def create_api_key(self, name: str) -> str:
-        """Create a key and return it; only its hash is stored."""
+    def create_api_key(self, name: str, role: str = "member") -> str:
+        """Create a key and return it; only its hash is stored. ``role``: member or
+        maintainer (maintainers move protected registry aliases)."""
         from kiseki.store import apikeys
 
         with self._tx() as conn:
-            key = apikeys.create(conn, name)
+            key = apikeys.create(conn, name, role)
         self._key_cache = None
         return key
 
@@ -254,8 +329,9 @@ class SQLStore:
         with self._tx() as conn:
             return apikeys.listing(conn)
 
-    def valid_key_hashes(self, max_age: float = 2.0) -> set[str]:
-        """Hashes of active keys, cached for ``max_age`` seconds (revocation takes effect then)."""
+    def valid_key_hashes(self, max_age: float = 2.0) -> dict[str, tuple[str, str]]:
+        """Hash -> (name, role) of active keys, cached for ``max_age`` seconds (revocation
+        takes effect then)."""
         from kiseki.store import apikeys
 
         cache = getattr(self, "_key_cache", None)

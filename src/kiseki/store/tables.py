@@ -156,6 +156,7 @@ api_keys = Table(
     Column("key_hash", String(128), nullable=False, unique=True),
     Column("created_at", Float, nullable=False),
     Column("revoked_at", Float),
+    Column("role", String(16), nullable=False, server_default="member"),  # or "maintainer"
 )
 
 # Saved workspace views (panel layout, sections, chart settings) per project; ``name`` allows
@@ -197,4 +198,97 @@ project_blobs = Table(
     Column("project_id", BigInteger, ForeignKey("projects.id", ondelete="CASCADE"),
            primary_key=True),
     Column("sha256", String(64), primary_key=True),
+)
+
+# Artifacts: collections (a name and type in a project; registered models have kind
+# "registry" and no project), versions (v0, v1, ... per collection; a registry "version" is a
+# link to an artifact version), files (the manifest: content digest or a reference URI per
+# path), aliases (unique within a collection), lineage edges and the registry's audit history.
+artifact_collections = Table(
+    "artifact_collections", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("project_id", BigInteger, ForeignKey("projects.id", ondelete="CASCADE")),
+    Column("kind", String(16), nullable=False),  # "artifact" | "registry"
+    Column("name", String(128), nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("description", Text),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("project_id", "kind", "name", name="uq_artifact_collection"),
+)
+
+artifact_versions = Table(
+    "artifact_versions", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("collection_id", BigInteger,
+           ForeignKey("artifact_collections.id", ondelete="CASCADE"), nullable=False),
+    Column("version_index", Integer, nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("file_count", Integer, nullable=False),
+    Column("description", Text),
+    Column("metadata", Json, nullable=False),
+    Column("state", String(16), nullable=False),  # "committed" | "deleted"
+    Column("created_at", Float, nullable=False),
+    Column("run_pk", BigInteger, ForeignKey("runs.id", ondelete="SET NULL")),
+    Column("client_id", String(64)),
+    Column("source_version_id", BigInteger),  # registry links: the linked artifact version
+    UniqueConstraint("collection_id", "version_index", name="uq_artifact_version_index"),
+)
+Index("ix_artifact_versions_client", artifact_versions.c.client_id)
+Index("ix_artifact_versions_digest", artifact_versions.c.collection_id,
+      artifact_versions.c.digest)
+
+artifact_files = Table(
+    "artifact_files", metadata,
+    Column("version_id", BigInteger, ForeignKey("artifact_versions.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("path", String(1024), primary_key=True),
+    Column("sha256", String(64)),
+    Column("size", BigInteger, nullable=False),
+    Column("ref_uri", Text),
+    Column("ref_digest", String(128)),
+)
+Index("ix_artifact_files_sha", artifact_files.c.sha256)
+
+# One row per log_artifact call: which version it committed (a new one, or the unchanged
+# latest). Makes a retried commit idempotent and lets artifact.wait() find its version.
+artifact_logs = Table(
+    "artifact_logs", metadata,
+    Column("client_id", String(64), primary_key=True),
+    Column("version_id", BigInteger, ForeignKey("artifact_versions.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("ts", Float, nullable=False),
+)
+
+artifact_aliases = Table(
+    "artifact_aliases", metadata,
+    Column("collection_id", BigInteger,
+           ForeignKey("artifact_collections.id", ondelete="CASCADE"), primary_key=True),
+    Column("alias", String(64), primary_key=True),
+    Column("version_id", BigInteger, ForeignKey("artifact_versions.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("protected", SmallInteger, nullable=False, default=0),
+)
+
+artifact_lineage = Table(
+    "artifact_lineage", metadata,
+    Column("run_pk", BigInteger, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("version_id", BigInteger, ForeignKey("artifact_versions.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("direction", String(8), primary_key=True),  # "used" | "produced"
+    Column("ts", Float, nullable=False),
+)
+Index("ix_artifact_lineage_version", artifact_lineage.c.version_id)
+
+registry_events = Table(
+    "registry_events", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("collection_id", BigInteger,
+           ForeignKey("artifact_collections.id", ondelete="CASCADE"), nullable=False),
+    Column("action", String(16), nullable=False),  # link | unlink | alias | unalias | protect
+    Column("alias", String(64)),
+    Column("from_version", Integer),
+    Column("to_version", Integer),
+    Column("actor", String(128), nullable=False),
+    Column("ts", Float, nullable=False),
 )

@@ -31,20 +31,24 @@ async def has_blob(sha256: str, store: Store) -> Response:
 
 @router.put("/blobs/{sha256}", operation_id="put_blob", response_model=BlobStored)
 async def put_blob(sha256: str, request: Request, store: Store):  # type: ignore[no-untyped-def]
-    """Store a blob under its sha256 (verified here; 400 when the bytes do not match)."""
+    """Store a blob under its sha256 (streamed to disk, verified here; 400 when the bytes do not
+    match, 413 above the server's blob limit)."""
     check_digest(sha256)
-    limit = request.app.state.settings.max_body_bytes
+    limit = request.app.state.settings.max_blob_bytes
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLargeError(f"blob of {declared} bytes is over the {limit}-byte limit")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLargeError(f"blob is over the {limit}-byte limit")
-        chunks.append(chunk)
-    stored = await run_in_threadpool(store.blob_store().put_chunks, sha256, chunks, limit)
+    blobs = store.blob_store()
+    if await run_in_threadpool(blobs.exists, sha256):
+        return json_response({"sha256": sha256, "size": blobs.size(sha256)})
+    upload = await run_in_threadpool(blobs.begin, sha256, limit)
+    try:
+        async for chunk in request.stream():
+            upload.write(chunk)
+        stored = await run_in_threadpool(upload.commit)
+    except BaseException:
+        upload.abort()
+        raise
     return json_response({"sha256": sha256, "size": stored})
 
 

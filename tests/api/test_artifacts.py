@@ -1,0 +1,255 @@
+"""Artifacts, lineage and the registry end to end: scripts using the real SDK against the real
+server (SQLite and PostgreSQL) or the embedded store; reads through the public API."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+import kiseki
+from kiseki.core.errors import ForbiddenError, NotFoundError, ValidationError
+from tests.conftest import ServerProcess, run_script
+
+PIPELINE = r"""
+import json, os, kiseki
+os.makedirs("data/images", exist_ok=True)
+for i in range(5):
+    with open(f"data/images/{i}.txt", "w") as f:
+        f.write(f"image {i}")
+with open("data/labels.csv", "w") as f:
+    f.write("id,label\n0,cat\n")
+
+with kiseki.init(project="lineage", name="prepare", job_type="data") as run:
+    data = kiseki.Artifact("shapes", type="dataset", metadata={"images": 5})
+    data.add_dir("data")
+    run.log_artifact(data, aliases=["raw"])
+    data.wait()
+    print("DATA", data.version, run.id)
+
+with kiseki.init(project="lineage", name="train", job_type="train") as run:
+    ds = run.use_artifact("shapes:latest", type="dataset")
+    root = ds.download()
+    assert sorted(os.listdir(os.path.join(root, "images"))) == [f"{i}.txt" for i in range(5)]
+    for epoch in range(2):
+        with open("model.bin", "wb") as f:
+            f.write(bytes([epoch]) * 4096)
+        model = run.log_model("model.bin", name="segmenter", aliases=["best"] if epoch else [])
+        model.wait()
+    run.link_artifact(model, "registry/segmenter", aliases=["staging"])
+    print("TRAIN", run.id)
+
+with kiseki.init(project="lineage", name="evaluate", job_type="eval") as run:
+    path = run.use_model("segmenter:best")
+    assert open(os.path.join(path, "model.bin"), "rb").read() == bytes([1]) * 4096
+    table = kiseki.Table(columns=["id", "score"], data=[[0, 0.5], [1, 0.75]])
+    preds = kiseki.Artifact("predictions", type="predictions")
+    preds.add(table, "val")
+    run.log_artifact(preds)
+    preds.wait()
+    print("EVAL", run.id)
+
+# the same content again: no new version
+with kiseki.init(project="lineage", name="prepare-again", job_type="data") as run:
+    again = kiseki.Artifact("shapes", type="dataset", metadata={"images": 5})
+    again.add_dir("data")
+    run.log_artifact(again)
+    again.wait()
+    print("AGAIN", again.version)
+"""
+
+
+def _ids(stdout: str) -> dict[str, list[str]]:
+    return {line.split()[0]: line.split()[1:] for line in stdout.splitlines()
+            if line.split() and line.split()[0] in ("DATA", "TRAIN", "EVAL", "AGAIN")}
+
+
+def _check_pipeline(api: kiseki.Api, ids: dict[str, list[str]], tmp_path: Path) -> None:
+    assert ids["DATA"][0] == "v0" and ids["AGAIN"] == ["v0"]
+    train_id, eval_id = ids["TRAIN"][0], ids["EVAL"][0]
+    model = api.artifact("lineage/segmenter:best")
+    assert model.version == "v1" and set(model.aliases) == {"best", "latest"}
+    assert model.logged_by().id == train_id
+    assert [r.id for r in model.used_by()] == [eval_id]
+    dataset = api.artifact("lineage/shapes:raw")
+    assert dataset.metadata == {"images": 5} and dataset.type == "dataset"
+    assert [e.path for e in dataset.files()] == [
+        "images/0.txt", "images/1.txt", "images/2.txt", "images/3.txt", "images/4.txt",
+        "labels.csv"]
+    users = {r.job_type for r in dataset.used_by()}
+    assert users == {"train"}
+    assert {r.name for r in dataset.used_by()} == {"train"}
+    assert api.artifact("lineage/segmenter:v0").version == "v0"  # every version stays readable
+    train = api.run(f"lineage/{train_id}")
+    assert [a.name for a in train.used_artifacts()] == ["shapes"]
+    assert [(a.name, a.version) for a in train.logged_artifacts()] == [
+        ("segmenter", "v0"), ("segmenter", "v1")]
+    # lineage graph: dataset -> train -> model -> eval -> predictions, from the model out
+    graph = api.lineage("lineage", artifact="segmenter:best", depth=4)
+    edges = {(e["from"], e["to"]) for e in graph["edges"]}
+    assert (f"artifact:lineage/shapes:v0", f"run:lineage/{train_id}") in edges
+    assert (f"run:lineage/{train_id}", "artifact:lineage/segmenter:v1") in edges
+    assert ("artifact:lineage/segmenter:v1", f"run:lineage/{eval_id}") in edges
+    assert (f"run:lineage/{eval_id}", "artifact:lineage/predictions:v0") in edges
+    # predictions table kept as JSON with its rows
+    preds = api.artifact("lineage/predictions:latest")
+    root = preds.download(str(tmp_path / "preds"))
+    import json
+
+    with open(os.path.join(root, "val.table.json")) as fh:
+        assert json.load(fh)["data"] == [[0, 0.5], [1, 0.75]]
+    preds.verify(root)
+    Path(root, "val.table.json").write_text("tampered")
+    with pytest.raises(ValidationError, match="val.table.json \\(changed\\)"):
+        preds.verify(root)
+    # registry: linked by the training run with the staging alias
+    reg = api.registry("registry/segmenter")
+    assert reg.aliases == {"latest": "v0", "staging": "v0"}
+    assert reg.versions[0].name == "segmenter" and reg.versions[0].version == "v1"
+    reg.move_alias("production", "v0")
+    assert reg.aliases["production"] == "v0"
+    assert [(h["action"], h["alias"], h["to_version"]) for h in reg.history] == [
+        ("link", None, "v0"), ("alias", "staging", "v0"), ("alias", "production", "v0")]
+    assert reg.history[1]["actor"] == f"run {train_id}"
+
+
+def test_lineage_pipeline_through_server(tmp_path: Path, any_server: ServerProcess) -> None:
+    proc = run_script(PIPELINE, tmp_path, env={"KISEKI_BASE_URL": any_server.url})
+    api = kiseki.Api(settings={"base_url": any_server.url})
+    try:
+        _check_pipeline(api, _ids(proc.stdout), tmp_path)
+    finally:
+        api.close()
+    files = httpx.get(f"{any_server.url}/api/v1/projects/lineage/artifacts/segmenter/v1/files")
+    (entry,) = files.json()["files"]
+    data = httpx.get(f"{any_server.url}/api/v1/projects/lineage/artifacts/segmenter/v1/file",
+                     params={"path": "model.bin"}, headers={"Range": "bytes=0-9"})
+    assert data.status_code == 206 and data.content == bytes([1]) * 10
+    assert data.headers["content-type"] == "application/octet-stream"
+    assert entry["size"] == 4096
+    listing = httpx.get(f"{any_server.url}/api/v1/projects/lineage/artifacts").json()
+    assert {(c["name"], c["type"], c["versions"]) for c in listing} == {
+        ("shapes", "dataset", 1), ("segmenter", "model", 2), ("predictions", "predictions", 1)}
+
+
+def test_lineage_pipeline_embedded(tmp_path: Path) -> None:
+    proc = run_script(PIPELINE, tmp_path)
+    with kiseki.Api() as api:
+        _check_pipeline(api, _ids(proc.stdout), tmp_path)
+
+
+def test_cached_download_verifies_without_the_server(tmp_path: Path, server: ServerProcess) -> None:
+    run_script("""
+import kiseki
+with kiseki.init(project="cache") as run:
+    art = kiseki.Artifact("weights", type="model")
+    with art.new_file("w.bin", mode="wb") as f:
+        f.write(b"x" * 100000)
+    run.log_artifact(art)
+    art.wait()
+""", tmp_path, env={"KISEKI_BASE_URL": server.url})
+    api = kiseki.Api(settings={"base_url": server.url})
+    art = api.artifact("cache/weights:latest")
+    art.files()  # manifest read while the server is up
+    first = art.download(str(tmp_path / "one"))
+    server.stop()
+    second = art.download(str(tmp_path / "two"))  # from the local cache, verified by sha256
+    assert Path(second, "w.bin").read_bytes() == Path(first, "w.bin").read_bytes()
+    art.verify(second)
+    api.close()
+
+
+def test_protected_alias_needs_a_maintainer(tmp_path: Path) -> None:
+    data = tmp_path / "server"
+    env = {**os.environ}
+    keys: dict[str, str] = {}
+    for name, role in (("alice", "member"), ("bob", "maintainer")):
+        out = subprocess.run([sys.executable, "-m", "kiseki", "keys", "create", name, "--role",
+                              role, "--dir", str(data)], capture_output=True, text=True,
+                             env=env, check=True)
+        keys[name] = out.stdout.strip().splitlines()[-1]
+    srv = ServerProcess(data, extra=["--host", "0.0.0.0"]).start()  # keys required off loopback
+    try:
+        run_script("""
+import kiseki
+with kiseki.init(project="gov") as run:
+    art = kiseki.Artifact("clf", type="model")
+    with art.new_file("m.txt") as f:
+        f.write("one")
+    run.log_artifact(art)
+    art.wait()
+    run.link_artifact(art, "registry/clf", aliases=["production"])
+""", tmp_path, env={"KISEKI_BASE_URL": srv.url, "KISEKI_API_KEY": keys["bob"]})
+        bob = kiseki.Api(settings={"base_url": srv.url, "api_key": keys["bob"]})
+        alice = kiseki.Api(settings={"base_url": srv.url, "api_key": keys["alice"]})
+        bob.registry("clf").protect("production")
+        with pytest.raises(ForbiddenError, match="protected: only maintainers"):
+            alice.registry("clf").move_alias("production", "v0")
+        with pytest.raises(ForbiddenError):
+            alice.registry("clf").protect("production", False)
+        alice.registry("clf").move_alias("candidate", "v0")  # unprotected: anyone
+        reg = bob.registry("clf").move_alias("production", "v0").remove_alias("production")
+        actions = [(h["action"], h["alias"], h["actor"]) for h in reg.history]
+        assert ("protect", "production", "bob") in actions
+        assert ("alias", "candidate", "alice") in actions
+        assert actions[-1] == ("unalias", "production", "bob")
+        assert reg.protected_aliases == []
+        bob.close()
+        alice.close()
+    finally:
+        srv.stop()
+
+
+def test_bad_artifact_input_is_refused_clearly(tmp_path: Path) -> None:
+    (tmp_path / "inside").mkdir()
+    (tmp_path / "inside" / "ok.txt").write_text("ok")
+    (tmp_path / "secret.txt").write_text("secret")
+    os.symlink(tmp_path / "secret.txt", tmp_path / "inside" / "escape.txt")
+    os.symlink(tmp_path / "inside" / "ok.txt", tmp_path / "inside" / "alias.txt")
+    os.mkfifo(tmp_path / "inside" / "pipe")
+    for bad in ("x:v3", "a/b", "", "..", "-lead"):
+        with pytest.raises(ValidationError, match="is not valid"):
+            kiseki.Artifact(bad, type="dataset")
+    art = kiseki.Artifact("files", type="dataset")
+    for path in ("../etc/passwd", "/abs", "a\\b", "a/./b", "%2e%2e/x", "ｘ/．．/y", "nul\x00"):
+        with pytest.raises(ValidationError, match="artifact path"):
+            art.add_file(str(tmp_path / "secret.txt"), name=path)
+    assert art.add_dir(str(tmp_path / "inside")) == 2  # ok.txt and the link inside the folder
+    assert sorted(e.path for e in art.files()) == ["alias.txt", "ok.txt"]
+    with pytest.raises(ValidationError, match="scheme 'ftp'"):
+        art.add_reference("ftp://example.com/x")
+    with pytest.raises(ValidationError, match="reserved"):
+        kiseki.init(project="bad", dir=str(tmp_path)).log_artifact(art, aliases=["v2"])
+    kiseki.finish()
+    with kiseki.init(project="bad", dir=str(tmp_path)) as run:
+        with pytest.raises(NotFoundError, match="not found"):
+            run.use_artifact("nothing:latest")
+        empty = kiseki.Artifact("empty", type="dataset")
+        with pytest.raises(ValidationError, match="has no files"):
+            run.log_artifact(empty)
+
+
+def test_version_is_not_committed_when_a_file_never_arrives(tmp_path: Path,
+                                                            server: ServerProcess) -> None:
+    proc = run_script("""
+import kiseki, os, shutil
+run = kiseki.init(project="partial", mode="offline")
+art = kiseki.Artifact("half", type="dataset")
+with art.new_file("a.txt") as f:
+    f.write("a")
+run.log_artifact(art)
+run.finish()
+shutil.rmtree(os.path.join(run.dir, "artifacts"))  # the staged file is gone before sync
+print("DIR", run.dir)
+""", tmp_path)
+    run_dir = next(x.split()[1] for x in proc.stdout.splitlines() if x.startswith("DIR"))
+    sync = subprocess.run([sys.executable, "-m", "kiseki", "sync", run_dir], capture_output=True,
+                          text=True, env={**os.environ, "KISEKI_BASE_URL": server.url},
+                          timeout=120)
+    assert sync.returncode == 0, sync.stderr
+    resp = httpx.get(f"{server.url}/api/v1/projects/partial/artifacts/half/latest")
+    assert resp.status_code == 404  # nothing half-committed is visible
