@@ -167,3 +167,63 @@ def run_script(code: str, tmp_path: Path, env: dict[str, str] | None = None,
     if check and proc.returncode != 0:
         raise AssertionError(f"script failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+class MotoS3:
+    """moto's S3-compatible server in its own process, over real HTTP."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = data_dir / "moto.log"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=open(self.log, "ab"), stderr=subprocess.STDOUT, env={**os.environ, **S3_ENV})
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(self.url, timeout=1.0)
+                return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError(f"moto server did not start: {self.log.read_text()[-2000:]}")
+
+    def client(self):  # type: ignore[no-untyped-def]
+        import boto3
+
+        return boto3.client("s3", endpoint_url=self.url, region_name="us-east-1",
+                            aws_access_key_id="test", aws_secret_access_key="test")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+S3_ENV = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+          "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+@pytest.fixture(scope="session")
+def moto_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoS3]:
+    server = MotoS3(tmp_path_factory.mktemp("moto"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_server(tmp_path: Path, moto_s3: MotoS3, store_url: str,
+              monkeypatch: pytest.MonkeyPatch) -> Iterator[ServerProcess]:
+    """A `kiseki server` keeping blobs in a fresh bucket of the S3-compatible server, on each
+    store backend (SQLite and PostgreSQL)."""
+    bucket = f"kiseki-{uuid.uuid4().hex[:12]}"
+    moto_s3.client().create_bucket(Bucket=bucket)
+    for key, value in S3_ENV.items():
+        monkeypatch.setenv(key, value)
+    srv = ServerProcess(tmp_path / "server", database_url=store_url,
+                        extra=["--blob-url", f"s3://{bucket}/blobs",
+                               "--s3-endpoint", moto_s3.url], env=S3_ENV)
+    srv.bucket = bucket  # type: ignore[attr-defined]
+    srv.start()
+    yield srv
+    srv.stop()

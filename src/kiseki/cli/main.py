@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from kiseki.cli import demo, keys, login, runs, server, sync
+from kiseki.cli import demo, gc, keys, login, runs, server, sync
 from kiseki.core.errors import KisekiError
 
 
@@ -16,7 +16,7 @@ def cli() -> None:
     """kiseki: self-hosted experiment tracking shaped like wandb."""
 
 
-for module in (server, login, sync, runs, keys, demo):
+for module in (server, login, sync, runs, keys, demo, gc):
     module.register(cli)
 
 

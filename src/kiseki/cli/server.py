@@ -25,11 +25,16 @@ def register(cli: click.Group) -> None:
               help="Seconds without a heartbeat before a running run shows as crashed.")
 @click.option("--workers", type=int, default=1, show_default=True,
               help="Worker processes (the server is stateless; useful with PostgreSQL).")
+@click.option("--blob-url", default=None,
+              help="s3://bucket/prefix: keep media and artifact files in S3-compatible storage.")
+@click.option("--s3-endpoint", default=None, help="Endpoint URL of a non-AWS S3 service.")
 def server_cmd(host: str, port: int, database_url: str | None, data_dir: str | None,
-               insecure: bool, heartbeat_timeout: float | None, workers: int) -> None:
+               insecure: bool, heartbeat_timeout: float | None, workers: int,
+               blob_url: str | None, s3_endpoint: str | None) -> None:
     """Serve the kiseki API (and web app) for this store."""
     serve(host=host, port=port, database_url=database_url, data_dir=data_dir,
-          insecure=insecure, heartbeat_timeout=heartbeat_timeout, workers=workers)
+          insecure=insecure, heartbeat_timeout=heartbeat_timeout, workers=workers,
+          blob_url=blob_url, s3_endpoint=s3_endpoint)
 
 
 def serve(workers: int = 1, **options: object) -> None:

@@ -47,7 +47,7 @@ def log_checkpoint(run: kiseki.Run, trainer: Trainer, miou: float, is_best: bool
         "hyperparams": dataclasses.asdict(trainer.hp)})
     with tempfile.TemporaryDirectory(prefix="kiseki-demo-") as tmp:
         path = os.path.join(tmp, "params.npz")
-        np.savez(path, **trainer.model.params)
+        np.savez(path, **trainer.model.params)  # type: ignore[arg-type]
         art.add_file(path)
         run.log_artifact(art, aliases=["best"] if is_best else [])
         art.wait()

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from typing import Any, Protocol
 
 from kiseki.core.errors import (
-    AuthError, ForbiddenError, NotFoundError, TransportError, UsageError, ValidationError,
+    AuthError, ConflictError, ForbiddenError, NotFoundError, TransportError, UsageError,
+    ValidationError,
 )
 from kiseki.core.values import from_json_safe
 from kiseki.sdk.settings import Settings, load_settings
@@ -38,6 +39,7 @@ class Backend(Protocol):
     def artifact_runs(self, project: str, name: str, tag: str, direction: str) -> list[str]: ...
     def run_artifacts(self, project: str, run_id: str, direction: str) -> list[dict[str, Any]]: ...
     def lineage(self, project: str, **kw: Any) -> dict[str, Any]: ...
+    def delete_artifact(self, project: str, name: str, tag: str) -> dict[str, Any]: ...
     def registry_list(self) -> list[dict[str, Any]]: ...
     def registry_get(self, name: str) -> dict[str, Any]: ...
     def registry_link(self, name: str, project: str, artifact: str, version: str,
@@ -96,7 +98,15 @@ class EmbeddedBackend:
                                dest: str) -> None:
         import shutil
 
-        shutil.copyfile(self.store.artifact_file_path(project, name, tag, path), dest)
+        blobs = self.store.blob_store()
+        sha = self.store.artifact_file_blob(project, name, tag, path)
+        local = blobs.local_path(sha)
+        if local is not None:
+            shutil.copyfile(local, dest)
+            return
+        with open(dest, "wb") as fh:
+            for chunk in blobs.iter_chunks(sha):
+                fh.write(chunk)
 
     def artifact_versions(self, project: str, name: str) -> list[dict[str, Any]]:
         return self.store.artifact_versions(project, name)
@@ -109,6 +119,9 @@ class EmbeddedBackend:
 
     def lineage(self, project: str, **kw: Any) -> dict[str, Any]:
         return self.store.lineage(project, kw.get("run"), kw.get("artifact"), kw.get("depth", 2))
+
+    def delete_artifact(self, project: str, name: str, tag: str) -> dict[str, Any]:
+        return self.store.delete_artifact_version(project, name, tag)
 
     def registry_list(self) -> list[dict[str, Any]]:
         return self.store.registry_list()
@@ -153,6 +166,8 @@ class HttpBackend:
             raise TransportError(f"cannot reach kiseki server {self.base}: {exc}") from exc
         if resp.status_code == 404:
             raise NotFoundError(_detail(resp))
+        if resp.status_code == 409:
+            raise ConflictError(_detail(resp))
         if resp.status_code == 403:
             raise ForbiddenError(_detail(resp))
         if resp.status_code == 401:
@@ -225,8 +240,9 @@ class HttpBackend:
     def download_artifact_file(self, project: str, name: str, tag: str, path: str,
                                dest: str) -> None:
         url = f"/projects/{project}/artifacts/{name}/{tag}/file"
-        try:
-            with self.client.stream("GET", url, params={"path": path}, timeout=600) as resp:
+        try:  # an S3-backed server answers with a redirect to a presigned URL of the bucket
+            with self.client.stream("GET", url, params={"path": path, "redirect": "true"},
+                                    timeout=600, follow_redirects=True) as resp:
                 if resp.status_code == 404:
                     raise NotFoundError(f"{project}/{name}:{tag} has no file {path!r}")
                 if resp.status_code != 200:
@@ -252,6 +268,9 @@ class HttpBackend:
     def lineage(self, project: str, **kw: Any) -> dict[str, Any]:
         params = {k: v for k, v in kw.items() if v is not None}
         return self._call("GET", f"/projects/{project}/lineage", params=params)  # type: ignore[no-any-return]
+
+    def delete_artifact(self, project: str, name: str, tag: str) -> dict[str, Any]:
+        return self._call("DELETE", f"/projects/{project}/artifacts/{name}/{tag}")  # type: ignore[no-any-return]
 
     def registry_list(self) -> list[dict[str, Any]]:
         return self._call("GET", "/registry")  # type: ignore[no-any-return]

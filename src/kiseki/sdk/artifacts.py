@@ -383,6 +383,14 @@ class Artifact:
             raise ValidationError(f"{len(bad)} file(s) of {self.qualified_name} under {root} do "
                                   f"not match: {', '.join(bad[:10])}")
 
+    def delete(self) -> None:
+        """Remove this version from listings (ConflictError while a registry alias holds it);
+        its files are reclaimed by ``kiseki gc`` once nothing references them."""
+        if self._info is None or self._backend is None:
+            raise UsageError("delete() is for a logged or fetched version")
+        self._backend.delete_artifact(str(self._project), self.name, str(self.version))
+        self._info = {**self._info, "state": "deleted", "aliases": []}
+
     # -- lineage ----------------------------------------------------------------------------------
     def logged_by(self) -> Any:
         """The run that produced this version (a read-API run), or None."""

@@ -185,25 +185,29 @@ class HttpSink:
         return resp.status_code, None, retry_after
 
     def put_blob(self, sha: str, path: str, deadline: float | None = None) -> None:
-        """HEAD, then PUT the file's bytes to ``/api/v1/blobs/{sha}`` (verified there)."""
-        url = f"/api/v1/blobs/{sha}"
+        """Upload a file under its sha256 unless the server has it: straight to the bucket
+        with a presigned URL when the server keeps blobs in S3, else to
+        ``PUT /api/v1/blobs/{sha}``. Streamed (a 2 GB file never sits in memory) and verified
+        on arrival; retried with backoff like batches."""
         delays = backoff_delays()
         while True:
             status, retry_after = 0, None
             try:
-                head = self._client.head(url)
-                if head.status_code == 200:
-                    return
-                with open(path, "rb") as fh:  # streamed: a 2 GB file never sits in memory
-                    resp = self._client.put(url, content=_chunks(fh), headers={
-                        "Content-Type": "application/octet-stream",
-                        "Content-Length": str(os.fstat(fh.fileno()).st_size)},
-                        timeout=self._httpx.Timeout(600.0, connect=5.0))
-                status = resp.status_code
-                retry_after = _retry_after(resp.headers.get("Retry-After"))
+                where = self._client.post(f"/api/v1/blobs/{sha}/upload-url")
+                status = where.status_code
+                if status == 200:
+                    target = where.json()
+                    if target.get("exists"):
+                        return
+                    resp = self._upload(sha, path, target.get("url"),
+                                        target.get("headers") or {})
+                    status = resp.status_code
+                    retry_after = _retry_after(resp.headers.get("Retry-After"))
+                else:
+                    retry_after = _retry_after(where.headers.get("Retry-After"))
             except self._httpx.HTTPError:
                 status = 0
-            except OSError:
+            except (OSError, ValueError):
                 return  # the file vanished: the server reports the value missing
             if status in (200, 201, 204):
                 return
@@ -217,6 +221,18 @@ class HttpSink:
             if deadline is not None and time.monotonic() + delay > deadline:
                 raise TransportError(f"server {self.target} unavailable (last status {status})")
             time.sleep(delay)
+
+    def _upload(self, sha: str, path: str, url: str | None, headers: dict[str, str]) -> Any:
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            all_headers = {"Content-Type": "application/octet-stream",
+                           "Content-Length": str(size), **headers}
+            timeout = self._httpx.Timeout(600.0, connect=5.0)
+            if url:  # presigned: to the bucket, without our API key
+                return self._httpx.put(url, content=_chunks(fh), headers=all_headers,
+                                       timeout=timeout)
+            return self._client.put(f"/api/v1/blobs/{sha}", content=_chunks(fh),
+                                    headers=all_headers, timeout=timeout)
 
     def heartbeat(self, runs: list[tuple[str, str]]) -> None:
         try:

@@ -54,7 +54,8 @@ def create_app(settings: ServerSettings, store: SQLStore | None = None) -> FastA
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if app.state.store is None:
             app.state.store = SQLStore.open(
-                settings.store_url(), blob_dir=settings.data_dir,
+                settings.store_url(), blob_dir=settings.data_dir, blob_url=settings.blob_url,
+                s3_endpoint=settings.s3_endpoint,
                 heartbeat_timeout=settings.heartbeat_timeout,
                 grace_until=time.time() + float(settings.startup_grace or 0))
         yield

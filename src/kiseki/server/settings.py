@@ -21,6 +21,9 @@ class ServerSettings:
         startup_grace: seconds after start during which no run is marked crashed (R17).
         max_body_bytes / max_decompressed_bytes: ingest body limits (I11).
         max_blob_bytes: largest single file upload (media, artifact files), streamed to disk.
+        blob_url: ``s3://bucket/prefix`` to keep blobs in S3-compatible object storage
+            (credentials from the usual AWS variables or files); default ``data_dir/blobs``.
+        s3_endpoint: endpoint of a non-AWS S3 service (MinIO, Ceph, ...).
     """
 
     database_url: str | None = None
@@ -33,6 +36,8 @@ class ServerSettings:
     max_body_bytes: int = 32 * 1024 * 1024
     max_decompressed_bytes: int = 256 * 1024 * 1024
     max_blob_bytes: int = 16 * 1024**3
+    blob_url: str | None = None
+    s3_endpoint: str | None = None
 
     def __post_init__(self) -> None:
         if not self.data_dir:
@@ -67,6 +72,10 @@ def from_env(**explicit: object) -> ServerSettings:
         values["data_dir"] = env["KISEKI_ROOT_DIR"]
     if env.get("KISEKI_HEARTBEAT_TIMEOUT"):
         values["heartbeat_timeout"] = float(env["KISEKI_HEARTBEAT_TIMEOUT"])
+    if env.get("KISEKI_BLOB_URL"):
+        values["blob_url"] = env["KISEKI_BLOB_URL"]
+    if env.get("KISEKI_S3_ENDPOINT"):
+        values["s3_endpoint"] = env["KISEKI_S3_ENDPOINT"]
     if env.get("KISEKI_STARTUP_GRACE"):
         values["startup_grace"] = float(env["KISEKI_STARTUP_GRACE"])
     values.update({k: v for k, v in explicit.items() if v is not None})

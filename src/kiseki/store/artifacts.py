@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, func, insert, select, update
 
 from kiseki.core import records as rec
-from kiseki.core.errors import ForbiddenError, NotFoundError, ValidationError
+from kiseki.core.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
 from kiseki.core.names import (
     check_alias, check_artifact_name, check_artifact_path, version_index,
 )
@@ -174,6 +174,42 @@ def _resolve_in(conn: Connection, coll: Any, tag: str, label: str) -> Any:
     if row is None:
         raise NotFoundError(f"artifact {label} not found")
     return row
+
+
+def delete_version(conn: Connection, project: str, name: str, tag: str) -> dict[str, Any]:
+    """Remove a version from listings at once (its blobs go at the next ``kiseki gc``).
+
+    Refused while a registry alias points at a link to it: unlink or move the alias first.
+    ``latest`` moves back to the newest remaining version.
+    """
+    row = resolve(conn, project, name, tag)
+    vid = int(row._mapping["id"])
+    links = conn.execute(select(_V.id, _V.version_index, _C.name).join(
+        artifact_collections, _C.id == _V.collection_id).where(
+        _V.source_version_id == vid, _V.state == "committed")).all()
+    for link_id, index, model in links:
+        held: list[str] = sorted(conn.execute(select(_A.alias).where(
+            _A.version_id == link_id, _A.alias != "latest")).scalars())
+        if held:
+            raise ConflictError(
+                f"{project}/{name}:{tag} is registry/{model}:v{index} with alias(es) "
+                f"{', '.join(held)}; move or remove those aliases first")
+    for link in links:
+        _retire(conn, int(link[0]))
+    _retire(conn, vid)
+    return {"deleted": f"{project}/{name}:v{row._mapping['version_index']}"}
+
+
+def _retire(conn: Connection, vid: int) -> None:
+    row = conn.execute(select(_V.collection_id).where(_V.id == vid)).one()
+    cid = int(row[0])
+    conn.execute(update(artifact_versions).where(_V.id == vid).values(state="deleted"))
+    conn.execute(delete(artifact_aliases).where(_A.version_id == vid))
+    newest = conn.execute(select(_V.id).where(_V.collection_id == cid,
+                                              _V.state == "committed")
+                          .order_by(_V.version_index.desc()).limit(1)).scalar()
+    if newest is not None:
+        _move_alias(conn, cid, "latest", int(newest))
 
 
 def use_version(conn: Connection, run_pk: int, project: str, name: str, index: int,

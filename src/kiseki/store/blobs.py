@@ -1,9 +1,15 @@
-"""Content-addressed blob storage: the local folder store (the default).
+"""Content-addressed blob storage behind one contract: a local folder (the default) or an
+S3-compatible bucket.
 
 A blob's name is the sha256 of its bytes, computed and verified here, never taken from a
-client path (I08). Writes go to a temporary file first and are renamed into place once the
-digest matches, so a reader never sees a partial blob and an interrupted upload leaves
-nothing behind but a temporary file that the next upload replaces.
+client path (I08). Writes go to a temporary place first and become visible only once the
+digest matches, so a reader never sees a partial blob and an interrupted upload leaves nothing
+behind that the next upload does not replace.
+
+The contract (both stores): ``exists``, ``size``, ``read``, ``iter_chunks``, ``begin`` (an
+upload written chunk by chunk, then ``commit``/``abort``), ``put_file``, ``put_bytes``,
+``remove``, ``listing`` (for garbage collection), ``local_path`` (a file the server may stream
+itself, or None) and ``download_url``/``upload_url`` (presigned URLs on S3, None locally).
 """
 
 from __future__ import annotations
@@ -13,8 +19,8 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable
-from typing import BinaryIO
+from collections.abc import Iterable, Iterator
+from typing import Any, BinaryIO
 
 from kiseki.core.errors import StorageError, ValidationError
 
@@ -36,8 +42,42 @@ class BlobMismatchError(ValidationError):
 class LocalBlobStore:
     """Blobs as files under ``root/ab/cd/<sha256>``."""
 
+    kind = "local"
+
     def __init__(self, root: str) -> None:
         self.root = root
+
+    def local_path(self, sha: str) -> str | None:
+        path = self.path(sha)
+        return path if os.path.isfile(path) else None
+
+    def download_url(self, sha: str, filename: str | None = None) -> str | None:
+        return None
+
+    def upload_url(self, sha: str) -> dict[str, Any] | None:
+        return None
+
+    def iter_chunks(self, sha: str, size: int = CHUNK) -> Iterator[bytes]:
+        with self.open(sha) as fh:
+            while chunk := fh.read(size):
+                yield chunk
+
+    def remove(self, sha: str) -> None:
+        try:
+            os.unlink(self.path(sha))
+        except OSError:
+            pass
+
+    def listing(self) -> Iterator[tuple[str, int, float]]:
+        """``(sha256, size, modified time)`` of every blob."""
+        for root, _, files in os.walk(self.root):
+            for name in files:
+                if _SHA256.fullmatch(name):
+                    try:
+                        info = os.stat(os.path.join(root, name))
+                    except OSError:
+                        continue
+                    yield name, info.st_size, info.st_mtime
 
     def path(self, sha: str) -> str:
         check_digest(sha)
@@ -149,3 +189,207 @@ class BlobUpload:
             os.unlink(self.tmp)
         except OSError:
             pass
+
+
+class S3BlobStore:
+    """Blobs as objects ``<prefix><sha256>`` in an S3-compatible bucket (boto3).
+
+    Uploads through the server are buffered in a local temporary file while hashed, then put
+    with the sha256 as S3 checksum (the bucket verifies it too). Clients may upload directly
+    with a presigned PUT that signs the ``x-amz-checksum-sha256`` header, so the bucket
+    refuses bytes with another digest; ``exists`` checks the stored checksum as well.
+    """
+
+    kind = "s3"
+
+    def __init__(self, url: str, endpoint_url: str | None = None, region: str | None = None,
+                 spool_dir: str | None = None) -> None:
+        from urllib.parse import urlparse
+
+        import boto3  # type: ignore[import-untyped]
+        from botocore.config import Config  # type: ignore[import-untyped]
+
+        parsed = urlparse(url)
+        if parsed.scheme != "s3" or not parsed.netloc:
+            raise ValidationError(f"blob store URL {url!r} must look like s3://bucket/prefix")
+        self.bucket = parsed.netloc
+        self.prefix = parsed.path.lstrip("/")
+        if self.prefix and not self.prefix.endswith("/"):
+            self.prefix += "/"
+        self.root = url
+        self.spool_dir = spool_dir or tempfile.gettempdir()
+        os.makedirs(self.spool_dir, exist_ok=True)
+        self.client = boto3.client(
+            "s3", endpoint_url=endpoint_url, region_name=region or "us-east-1",
+            config=Config(retries={"max_attempts": 5, "mode": "standard"},
+                          signature_version="s3v4"))
+
+    def key(self, sha: str) -> str:
+        return self.prefix + check_digest(sha)
+
+    def path(self, sha: str) -> str:  # a name for messages; validates the digest
+        return f"s3://{self.bucket}/{self.key(sha)}"
+
+    def _head(self, sha: str) -> dict[str, Any] | None:
+        from botocore.exceptions import ClientError  # type: ignore[import-untyped]
+
+        try:
+            return self.client.head_object(  # type: ignore[no-any-return]
+                Bucket=self.bucket, Key=self.key(sha), ChecksumMode="ENABLED")
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise StorageError(f"object store: {exc}") from exc
+
+    def exists(self, sha: str) -> bool:
+        """Stored with the right content. An object without a stored checksum (a presigned
+        upload to a service that does not check the signed checksum header) is copied onto
+        itself with SHA256 checksumming, so the bucket computes its digest without the bytes
+        passing through kiseki; one with the wrong digest is deleted."""
+        head = self._head(sha)
+        if head is None:
+            return False
+        stored = head.get("ChecksumSHA256")
+        if stored is None:
+            key = self.key(sha)
+            self.client.copy_object(Bucket=self.bucket, Key=key, ChecksumAlgorithm="SHA256",
+                                    CopySource={"Bucket": self.bucket, "Key": key},
+                                    MetadataDirective="REPLACE")
+            head = self._head(sha)
+            stored = head.get("ChecksumSHA256") if head else None
+        if stored != _b64(sha):
+            self.remove(sha)
+            return False
+        return True
+
+    def size(self, sha: str) -> int:
+        head = self._head(sha)
+        if head is None:
+            raise StorageError(f"blob {sha} is not in the store")
+        return int(head["ContentLength"])
+
+    def read(self, sha: str) -> bytes:
+        return b"".join(self.iter_chunks(sha))
+
+    def iter_chunks(self, sha: str, size: int = CHUNK) -> Iterator[bytes]:
+        from botocore.exceptions import ClientError
+
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=self.key(sha))["Body"]
+        except ClientError as exc:
+            raise StorageError(f"blob {sha} is not in the store: {exc}") from exc
+        yield from body.iter_chunks(size)
+
+    def local_path(self, sha: str) -> str | None:
+        return None
+
+    def download_url(self, sha: str, filename: str | None = None,
+                     expires: int = 3600) -> str | None:
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": self.key(sha)}
+        if filename:
+            params["ResponseContentDisposition"] = f'attachment; filename="{filename}"'
+            params["ResponseContentType"] = "application/octet-stream"
+        return self.client.generate_presigned_url(  # type: ignore[no-any-return]
+            "get_object", Params=params, ExpiresIn=expires)
+
+    def upload_url(self, sha: str, expires: int = 3600) -> dict[str, Any] | None:
+        url = self.client.generate_presigned_url(
+            "put_object", Params={"Bucket": self.bucket, "Key": self.key(sha),
+                                  "ChecksumSHA256": _b64(sha)}, ExpiresIn=expires)
+        return {"url": url, "headers": {"x-amz-checksum-sha256": _b64(sha)}}
+
+    def begin(self, sha: str, max_bytes: int | None = None) -> _S3Upload:
+        return _S3Upload(self, sha, max_bytes)
+
+    def put_chunks(self, sha: str, chunks: Iterable[bytes], max_bytes: int | None = None) -> int:
+        upload = self.begin(sha, max_bytes)
+        try:
+            for chunk in chunks:
+                upload.write(chunk)
+            return upload.commit()
+        except BaseException:
+            upload.abort()
+            raise
+
+    def put_file(self, sha: str, source: str) -> int:
+        with open(source, "rb") as fh:
+            return self.put_chunks(sha, iter(lambda: fh.read(CHUNK), b""))
+
+    def put_bytes(self, payload: bytes) -> str:
+        sha = hashlib.sha256(payload).hexdigest()
+        self.put_chunks(sha, [payload])
+        return sha
+
+    def remove(self, sha: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self.key(sha))
+
+    def listing(self) -> Iterator[tuple[str, int, float]]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self.prefix)
+        for page in pages:
+            for obj in page.get("Contents", []):
+                name = obj["Key"][len(self.prefix):]
+                if _SHA256.fullmatch(name):
+                    yield name, int(obj["Size"]), obj["LastModified"].timestamp()
+
+
+class _S3Upload:
+    """An upload received by the server: spooled to a local temporary file while hashed, then
+    put to the bucket with its sha256 checksum."""
+
+    def __init__(self, store: S3BlobStore, sha: str, max_bytes: int | None) -> None:
+        self.store, self.sha, self.max_bytes = store, check_digest(sha), max_bytes
+        self.size = 0
+        self.digest = hashlib.sha256()
+        self.out = tempfile.NamedTemporaryFile(dir=store.spool_dir, prefix=".upload-",
+                                               delete=False)
+
+    def write(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.max_bytes is not None and self.size > self.max_bytes:
+            raise ValidationError(f"blob is larger than {self.max_bytes:,} bytes")
+        self.digest.update(chunk)
+        self.out.write(chunk)
+
+    def commit(self) -> int:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        self.out.close()
+        try:
+            if self.digest.hexdigest() != self.sha:
+                raise BlobMismatchError(
+                    f"uploaded bytes have sha256 {self.digest.hexdigest()}, not {self.sha}; "
+                    "the upload was corrupted or the id is wrong")
+            with open(self.out.name, "rb") as fh:
+                self.store.client.put_object(Bucket=self.store.bucket,
+                                             Key=self.store.key(self.sha), Body=fh,
+                                             ChecksumSHA256=_b64(self.sha))
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"object store refused blob {self.sha}: {exc}") from exc
+        finally:
+            self.abort()
+        return self.size
+
+    def abort(self) -> None:
+        if not self.out.closed:
+            self.out.close()
+        try:
+            os.unlink(self.out.name)
+        except OSError:
+            pass
+
+
+def _b64(sha: str) -> str:
+    import base64
+
+    return base64.b64encode(bytes.fromhex(sha)).decode()
+
+
+def make_blob_store(blob_dir: str | None, blob_url: str | None = None,
+                    endpoint_url: str | None = None) -> LocalBlobStore | S3BlobStore | None:
+    """The store for ``blob_url`` (``s3://bucket/prefix``), else ``<blob_dir>/blobs``."""
+    if blob_url:
+        return S3BlobStore(blob_url, endpoint_url=endpoint_url,
+                           spool_dir=os.path.join(blob_dir, "upload-spool") if blob_dir
+                           else None)
+    return LocalBlobStore(os.path.join(blob_dir, "blobs")) if blob_dir else None

@@ -257,7 +257,7 @@ class BatchApplier:
                     f"{len(missing)} file(s) of this value never reached the store (the process "
                     "ended before they were written, or they were removed from the run folder)"))
             else:
-                values.update(state="stored")
+                values.update(state="stored", blobs=sorted(set(blobs)))
                 self._link_blobs(blobs)
             values["data"] = to_json_safe(r.data, negative_zero=True)
         self.conn.execute(update(media).where(media.c.id == row_id).values(**values))

@@ -16,7 +16,7 @@ from kiseki.core.errors import (
     NotFoundError, StorageError, StorageUnavailableError, ValidationError,
 )
 from kiseki.store import artifacts, ingest, media, metrics, queries
-from kiseki.store.blobs import LocalBlobStore
+from kiseki.store.blobs import LocalBlobStore, S3BlobStore, make_blob_store
 from kiseki.store.engine import make_engine, migrate
 
 T = TypeVar("T")
@@ -31,26 +31,28 @@ class SQLStore:
     """
 
     def __init__(self, engine: Engine, blob_dir: str | None = None,
-                 heartbeat_timeout: float = 300.0, grace_until: float = 0.0) -> None:
+                 heartbeat_timeout: float = 300.0, grace_until: float = 0.0,
+                 blob_url: str | None = None, s3_endpoint: str | None = None) -> None:
         self.engine = engine
         self.blob_dir = blob_dir
         self.heartbeat_timeout = heartbeat_timeout
         self.grace_until = grace_until
         self._key_cache: tuple[float, dict[str, tuple[str, str]]] | None = None
         self.series_cache = metrics.SeriesCache()
-        self.blobs = LocalBlobStore(os.path.join(blob_dir, "blobs")) if blob_dir else None
+        self.blobs = make_blob_store(blob_dir, blob_url, s3_endpoint)
         self._tables = media.TableCache()
 
     @classmethod
     def open(cls, url: str, blob_dir: str | None = None, heartbeat_timeout: float = 300.0,
-             grace_until: float = 0.0, autocheckpoint: bool = True) -> SQLStore:
+             grace_until: float = 0.0, autocheckpoint: bool = True,
+             blob_url: str | None = None, s3_endpoint: str | None = None) -> SQLStore:
         engine = make_engine(url, autocheckpoint=autocheckpoint)
         try:
             migrate(engine)
         except OperationalError as exc:
             engine.dispose()
             raise StorageUnavailableError(f"cannot open store {engine.url!r}: {exc.orig}") from exc
-        return cls(engine, blob_dir, heartbeat_timeout, grace_until)
+        return cls(engine, blob_dir, heartbeat_timeout, grace_until, blob_url, s3_endpoint)
 
     @property
     def dialect(self) -> str:
@@ -200,7 +202,7 @@ class SQLStore:
             c, self._tables, self.blob_store().read, project, run_id, key, step, filter, sort,
             desc, offset, limit, group))
 
-    def blob_store(self) -> LocalBlobStore:
+    def blob_store(self) -> LocalBlobStore | S3BlobStore:
         if self.blobs is None:
             raise StorageError("this store has no blob folder; open it with blob_dir=")
         return self.blobs
@@ -215,15 +217,13 @@ class SQLStore:
         except StorageError as exc:
             raise NotFoundError(f"blob {sha} not found in project {project}") from exc
 
-    def blob_path(self, project: str, sha: str) -> str:
-        """The file of a blob referenced by ``project`` (for streaming it)."""
-        self.blob_store().path(sha)
+    def blob_access(self, project: str, sha: str) -> str:
+        """``sha`` if ``project`` may read that blob; NotFoundError otherwise (no existence
+        oracle across projects)."""
+        self.blob_store().path(sha)  # validates the digest
         if not self._read_data(lambda c: media.blob_in_project(c, project, sha)):
             raise NotFoundError(f"blob {sha} not found in project {project}")
-        path = self.blob_store().path(sha)
-        if not os.path.isfile(path):
-            raise NotFoundError(f"blob {sha} not found in project {project}")
-        return path
+        return sha
 
     # -- artifacts and registry -----------------------------------------------------------------
     def artifact_version(self, project: str, name: str, tag: str = "latest") -> dict[str, Any]:
@@ -239,13 +239,9 @@ class SQLStore:
         return self._read_data(lambda c: artifacts.list_files(c, project, name, tag, offset,
                                                               limit))
 
-    def artifact_file_path(self, project: str, name: str, tag: str, path: str) -> str:
-        sha = self._read_data(lambda c: artifacts.file_blob(c, project, name, tag, path))
-        blob = self.blob_store().path(sha)
-        if not os.path.isfile(blob):
-            raise StorageError(f"file {path!r} of {project}/{name}:{tag} is missing from the "
-                               "blob store")
-        return blob
+    def artifact_file_blob(self, project: str, name: str, tag: str, path: str) -> str:
+        """The sha256 of one stored file of a version (to stream it or presign its URL)."""
+        return self._read_data(lambda c: artifacts.file_blob(c, project, name, tag, path))
 
     def artifact_collections(self, project: str, type: str | None = None) -> list[dict[str, Any]]:
         return self._read_data(lambda c: artifacts.list_collections(c, project, type))
@@ -265,6 +261,17 @@ class SQLStore:
     def lineage(self, project: str, run_id: str | None = None, artifact: str | None = None,
                 depth: int = 2) -> dict[str, Any]:
         return self._read_data(lambda c: artifacts.lineage(c, project, run_id, artifact, depth))
+
+    def delete_artifact_version(self, project: str, name: str, tag: str) -> dict[str, Any]:
+        with self._tx() as conn:
+            return artifacts.delete_version(conn, project, name, tag)
+
+    def collect_garbage(self, min_age: float = 3600.0, dry_run: bool = False) -> dict[str, Any]:
+        """Remove blobs nothing references any more (see :mod:`kiseki.store.gc`)."""
+        from kiseki.store import gc
+
+        with self._tx() as conn:
+            return gc.collect(conn, self.blob_store(), min_age, dry_run)
 
     def registry_list(self) -> list[dict[str, Any]]:
         return self._read_data(artifacts.registry_list)

@@ -188,6 +188,7 @@ media = Table(
     Column("error", Text),
     Column("warnings", Json),
     Column("ts", Float, nullable=False),
+    Column("blobs", Json),  # digests this value needs (NULL: rows from before 0005)
     UniqueConstraint("run_pk", "media_id", name="uq_media_run_media"),
 )
 Index("ix_media_run_key_step", media.c.run_pk, media.c.key, media.c.step)

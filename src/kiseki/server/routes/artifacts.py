@@ -7,13 +7,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
 from kiseki.core.errors import NotFoundError
 from kiseki.core.names import check_artifact_path
 from kiseki.server.deps import Store
-from kiseki.server.respond import json_response
+from kiseki.server.respond import json_response, stream_blob
 
 router = APIRouter(tags=["artifacts"])
 Tag = Annotated[str, Query(max_length=64)]
@@ -61,6 +60,21 @@ async def get_artifact(project: str, name: str, tag: str, store: Store) -> Any:
     return json_response(info)
 
 
+@router.post("/blobs/{sha256}/upload-url", operation_id="blob_upload_url")
+async def blob_upload_url(sha256: str, store: Store) -> Any:
+    """Where to upload a blob: ``{"url", "headers"}`` of a presigned PUT straight to the
+    bucket on an S3-backed server (the bucket checks the sha256), ``{"url": null}`` when the
+    client should PUT to ``/api/v1/blobs/{sha256}``; ``{"exists": true}`` when it is stored."""
+    from kiseki.store.blobs import check_digest
+
+    check_digest(sha256)
+    blobs = store.blob_store()
+    if await run_in_threadpool(blobs.exists, sha256):
+        return json_response({"exists": True, "url": None})
+    target = await run_in_threadpool(blobs.upload_url, sha256)
+    return json_response({"exists": False, **(target or {"url": None})})
+
+
 @router.get("/projects/{project}/artifact-logs/{client_id}", operation_id="get_artifact_log")
 async def get_artifact_log(project: str, client_id: str, store: Store) -> Any:
     """The version committed for one ``log_artifact`` call (404 until it is committed)."""
@@ -83,14 +97,23 @@ async def list_artifact_files(project: str, name: str, tag: str, store: Store,
 @router.get("/projects/{project}/artifacts/{name}/{tag}/file",
             operation_id="download_artifact_file")
 async def download_artifact_file(project: str, name: str, tag: str, store: Store,
-                                 path: Annotated[str, Query(max_length=1024)]) -> Any:
-    """One stored file's bytes (HTTP ranges supported), always as a download (I14, I19)."""
+                                 path: Annotated[str, Query(max_length=1024)],
+                                 redirect: bool = False) -> Any:
+    """One stored file's bytes, always as a download (I14, I19); HTTP ranges on the local
+    store. With ``redirect=true`` an S3-backed server answers 307 to a presigned URL, so big
+    files go straight from the bucket to the client."""
     check_artifact_path(path)
-    blob = await run_in_threadpool(store.artifact_file_path, project, name, tag, path)
-    return FileResponse(blob, media_type="application/octet-stream",
-                        filename=os.path.basename(path),
-                        headers={"X-Content-Type-Options": "nosniff",
-                                 "Cache-Control": "private, max-age=31536000, immutable"})
+    sha = await run_in_threadpool(store.artifact_file_blob, project, name, tag, path)
+    return await stream_blob(store, sha, os.path.basename(path), "application/octet-stream",
+                             redirect=redirect)
+
+
+@router.delete("/projects/{project}/artifacts/{name}/{tag}", operation_id="delete_artifact")
+async def delete_artifact(project: str, name: str, tag: str, store: Store) -> Any:
+    """Remove a version from listings at once; 409 while a registry alias holds it. Its files
+    are reclaimed by ``kiseki gc`` when nothing else references them."""
+    return json_response(await run_in_threadpool(store.delete_artifact_version, project, name,
+                                                 tag))
 
 
 @router.get("/projects/{project}/runs/{run_id}/artifacts", operation_id="run_artifacts")

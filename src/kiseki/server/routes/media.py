@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse
 
 from kiseki.core.errors import PayloadTooLargeError
 from kiseki.server.deps import Store
-from kiseki.server.respond import json_response
+from kiseki.server.respond import json_response, stream_blob
 from kiseki.server.schemas import BlobStored, Histograms, MediaAtStep, MediaKeys, TablePage
 from kiseki.store.blobs import check_digest
 
@@ -41,7 +39,7 @@ async def put_blob(sha256: str, request: Request, store: Store):  # type: ignore
     blobs = store.blob_store()
     if await run_in_threadpool(blobs.exists, sha256):
         return json_response({"sha256": sha256, "size": blobs.size(sha256)})
-    upload = await run_in_threadpool(blobs.begin, sha256, limit)
+    upload: Any = await run_in_threadpool(blobs.begin, sha256, limit)
     try:
         async for chunk in request.stream():
             upload.write(chunk)
@@ -56,16 +54,18 @@ async def put_blob(sha256: str, request: Request, store: Store):  # type: ignore
             response_class=Response)
 async def get_blob(project: str, sha256: str, store: Store) -> Response:
     """A blob of this project (images are served as images, anything else as a download)."""
-    path = await run_in_threadpool(store.blob_path, project, sha256)
-    with open(path, "rb") as fh:
-        head = fh.read(8)
+    await run_in_threadpool(store.blob_access, project, sha256)
+    head = await run_in_threadpool(_first_bytes, store, sha256)
     media_type = next((t for sig, t in _SIGNATURES if head.startswith(sig)),
                       "application/octet-stream")
-    headers = {"Cache-Control": "private, max-age=31536000, immutable",
-               "X-Content-Type-Options": "nosniff"}
-    if media_type == "application/octet-stream":
-        headers["Content-Disposition"] = f'attachment; filename="{os.path.basename(path)}"'
-    return FileResponse(path, media_type=media_type, headers=headers)
+    filename = sha256 if media_type == "application/octet-stream" else None
+    return await stream_blob(store, sha256, filename, media_type)
+
+
+def _first_bytes(store: Any, sha: str) -> bytes:
+    for chunk in store.blob_store().iter_chunks(sha, 8):
+        return bytes(chunk[:8])
+    return b""
 
 
 @router.get("/projects/{project}/media/keys", operation_id="list_media_keys",
