@@ -2,8 +2,12 @@ import { useState, type MouseEvent, type ReactNode } from "react";
 import { AuthPrompt } from "./components/AuthPrompt";
 import { applyTheme, initialTheme, type Theme } from "./lib/theme";
 import { hrefFor, navigate, parseRoute, useLocation, type Route } from "./lib/url";
+import { ArtifactCollectionPage } from "./pages/ArtifactCollection";
+import { ArtifactsPage } from "./pages/Artifacts";
+import { ArtifactVersionPage } from "./pages/ArtifactVersion";
 import { ComparePage } from "./pages/Compare";
 import { ProjectsPage } from "./pages/Projects";
+import { RegisteredModelPage, RegistryPage } from "./pages/Registry";
 import { RunPage } from "./pages/RunPage";
 import { WorkspacePage } from "./pages/Workspace";
 
@@ -28,7 +32,7 @@ function Breadcrumbs({ route }: { route: Route }) {
       Projects
     </Link>,
   ];
-  if (route.name === "workspace" || route.name === "run" || route.name === "compare") {
+  if ("project" in route) {
     items.push(
       <Link key="p" to={hrefFor({ name: "workspace", project: route.project })}>
         {route.project}
@@ -37,6 +41,30 @@ function Breadcrumbs({ route }: { route: Route }) {
   }
   if (route.name === "run") items.push(<span key="r">{route.run}</span>);
   if (route.name === "compare") items.push(<span key="c">compare</span>);
+  if (route.name === "artifacts" || route.name === "artifact" || route.name === "artifactVersion") {
+    items.push(
+      <Link key="a" to={hrefFor({ name: "artifacts", project: route.project })}>
+        artifacts
+      </Link>,
+    );
+  }
+  if (route.name === "artifact") items.push(<span key="n">{route.artifact}</span>);
+  if (route.name === "artifactVersion") {
+    items.push(
+      <Link key="n" to={hrefFor({ name: "artifact", project: route.project, artifact: route.artifact })}>
+        {route.artifact}
+      </Link>,
+      <span key="v">{route.version}</span>,
+    );
+  }
+  if (route.name === "registry" || route.name === "registryModel") {
+    items.push(
+      <Link key="reg" to={hrefFor({ name: "registry" })}>
+        registry
+      </Link>,
+    );
+  }
+  if (route.name === "registryModel") items.push(<span key="m">{route.model}</span>);
   return (
     <nav className="crumbs" aria-label="Breadcrumb">
       {items.map((item, i) => (
@@ -72,6 +100,28 @@ export function App() {
     case "compare":
       page = <ComparePage key={route.project} project={route.project} theme={theme} />;
       break;
+    case "artifacts":
+      page = <ArtifactsPage key={route.project} project={route.project} />;
+      break;
+    case "artifact":
+      page = <ArtifactCollectionPage key={`${route.project}/${route.artifact}`} project={route.project} name={route.artifact} />;
+      break;
+    case "artifactVersion":
+      page = (
+        <ArtifactVersionPage
+          key={`${route.project}/${route.artifact}/${route.version}`}
+          project={route.project}
+          name={route.artifact}
+          tag={route.version}
+        />
+      );
+      break;
+    case "registry":
+      page = <RegistryPage />;
+      break;
+    case "registryModel":
+      page = <RegisteredModelPage key={route.model} name={route.model} />;
+      break;
     case "notfound":
       page = (
         <div className="empty">
@@ -90,6 +140,14 @@ export function App() {
         </Link>
         <Breadcrumbs route={route} />
         <span className="spacer" />
+        {"project" in route && (
+          <Link to={hrefFor({ name: "artifacts", project: route.project })} testId="nav-artifacts">
+            Artifacts
+          </Link>
+        )}
+        <Link to={hrefFor({ name: "registry" })} testId="nav-registry">
+          Registry
+        </Link>
         <button type="button" className="ghost" onClick={toggle} data-testid="theme-toggle" aria-label="Toggle theme">
           {theme === "dark" ? "☀ Light" : "☾ Dark"}
         </button>

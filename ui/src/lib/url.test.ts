@@ -52,6 +52,23 @@ describe("hrefFor / pathFor", () => {
     expect(decodeList(new URLSearchParams(href.split("?")[1]).get("runs"))).toEqual(["r1", "r2"]);
   });
 
+  it("routes the artifact and registry pages", () => {
+    const routes: Route[] = [
+      { name: "artifacts", project: "p" },
+      { name: "artifact", project: "p", artifact: "shapes" },
+      { name: "artifactVersion", project: "p", artifact: "shapes", version: "v3" },
+      { name: "artifactVersion", project: "p q", artifact: "a.b-c", version: "best" },
+      { name: "registry" },
+      { name: "registryModel", model: "segmenter" },
+    ];
+    for (const route of routes) expect(parseRoute(hrefFor(route))).toEqual(route);
+    expect(hrefFor({ name: "artifactVersion", project: "p", artifact: "m", version: "v1" }, { tab: "files", file: "a/b.txt" })).toBe(
+      "/p/p/artifacts/m/v1?file=a%2Fb.txt&tab=files",
+    );
+    expect(parseRoute("/p/p/artifacts/m/v1/x")).toEqual({ name: "notfound", path: "/p/p/artifacts/m/v1/x" });
+    expect(parseRoute("/registry/a/b")).toEqual({ name: "notfound", path: "/registry/a/b" });
+  });
+
   it("passes a notfound path through", () => {
     expect(pathFor({ name: "notfound", path: "/zzz" })).toBe("/zzz");
   });

@@ -7,6 +7,11 @@ export type Route =
   | { name: "workspace"; project: string }
   | { name: "run"; project: string; run: string }
   | { name: "compare"; project: string }
+  | { name: "artifacts"; project: string }
+  | { name: "artifact"; project: string; artifact: string }
+  | { name: "artifactVersion"; project: string; artifact: string; version: string }
+  | { name: "registry" }
+  | { name: "registryModel"; model: string }
   | { name: "notfound"; path: string };
 
 const seg = (s: string) => encodeURIComponent(s);
@@ -26,6 +31,16 @@ export function parseRoute(pathname: string): Route {
     if (parts[2] === "r" && parts[3] !== undefined && parts.length === 4)
       return { name: "run", project, run: parts[3] };
     if (parts[2] === "compare" && parts.length === 3) return { name: "compare", project };
+    if (parts[2] === "artifacts") {
+      if (parts.length === 3) return { name: "artifacts", project };
+      if (parts.length === 4) return { name: "artifact", project, artifact: parts[3] as string };
+      if (parts.length === 5)
+        return { name: "artifactVersion", project, artifact: parts[3] as string, version: parts[4] as string };
+    }
+  }
+  if (parts[0] === "registry") {
+    if (parts.length === 1) return { name: "registry" };
+    if (parts.length === 2) return { name: "registryModel", model: parts[1] as string };
   }
   return { name: "notfound", path: pathname };
 }
@@ -40,6 +55,16 @@ export function pathFor(route: Route): string {
       return `/p/${seg(route.project)}/r/${seg(route.run)}`;
     case "compare":
       return `/p/${seg(route.project)}/compare`;
+    case "artifacts":
+      return `/p/${seg(route.project)}/artifacts`;
+    case "artifact":
+      return `/p/${seg(route.project)}/artifacts/${seg(route.artifact)}`;
+    case "artifactVersion":
+      return `/p/${seg(route.project)}/artifacts/${seg(route.artifact)}/${seg(route.version)}`;
+    case "registry":
+      return "/registry";
+    case "registryModel":
+      return `/registry/${seg(route.model)}`;
     case "notfound":
       return route.path;
   }

@@ -7,6 +7,7 @@ import { Console } from "../components/run/Console";
 import { ConfigTree } from "../components/run/ConfigTree";
 import { Environment } from "../components/run/Environment";
 import { Files } from "../components/run/Files";
+import { RunArtifacts } from "../components/artifacts/RunArtifacts";
 import { MediaTab } from "../components/media/MediaTab";
 import { Overview } from "../components/run/Overview";
 import { RunCharts } from "../components/run/RunCharts";
@@ -25,6 +26,7 @@ const TABS = [
   ["charts", "Charts"],
   ["system", "System"],
   ["media", "Media"],
+  ["artifacts", "Artifacts"],
   ["console", "Console"],
   ["files", "Files"],
 ] as const;
@@ -154,6 +156,7 @@ export function RunPage({ project, runId, theme }: { project: string; runId: str
           />
         )}
         {tab === "media" && <MediaTab project={project} runId={run.id} runName={run.name} live={live} />}
+        {tab === "artifacts" && <RunArtifacts project={project} runId={run.id} />}
         {tab === "console" && <Console project={project} runId={run.id} live={live} />}
         {tab === "files" && <Files run={run} />}
       </div>
