@@ -131,14 +131,14 @@ def bench_log(steps: int, step_ms: float) -> dict[str, float]:
     burst = bursts(10)
     rate, flooded = flood(min(steps, 100))
     return {
-        "log_image_median_us": med(with_image),
-        "log_image_p99_us": with_image[int(len(with_image) * 0.99)] / 1000,
-        "log_scalars_only_median_us_same_loop": med(scalars_only),
-        "log_image_burst_median_us": med(burst),
-        "log_image_burst_p99_us": burst[int(len(burst) * 0.99)] / 1000,
+        "paused_loop_log_image_median_us": med(with_image),
+        "paused_loop_log_image_p99_us": with_image[int(len(with_image) * 0.99)] / 1000,
+        "paused_loop_log_scalars_only_median_us": med(scalars_only),
+        "warm_loop_log_image_median_us": med(burst),
+        "warm_loop_log_image_p99_us": burst[int(len(burst) * 0.99)] / 1000,
         "steps": float(steps), "step_ms": step_ms,
         "encoder_images_per_s": rate,
-        "log_image_median_us_encoder_behind": med(flooded),
+        "log_image_median_us_when_encoder_behind": med(flooded),
     }
 
 

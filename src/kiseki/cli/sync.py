@@ -34,9 +34,11 @@ def find_logs(paths: list[str]) -> list[str]:
     return sorted(set(found))
 
 
-def sync_log(path: str, sink: Any, timeout: float) -> dict[str, Any]:
-    """Upload one log; idempotent (the server skips what it already has)."""
+def sync_log(path: str, sink: Any, timeout: float, on_progress: Any = None) -> dict[str, Any]:
+    """Upload one log; idempotent (the server skips what it already has). ``on_progress`` is
+    called as ``(bytes_done, bytes_added)`` while media and artifact files upload."""
     shipper = LogShipper(path, sink)
+    shipper.on_progress = on_progress
     if shipper.ident is None:
         return {"path": path, "status": "unreadable", "error": "no valid run-log header"}
     project, run_id, _ = shipper.ident
@@ -84,7 +86,7 @@ def sync_log(path: str, sink: Any, timeout: float) -> dict[str, Any]:
 def sync_cmd(paths: tuple[str, ...], as_json: bool, timeout: float) -> None:
     """Upload run logs found at PATHS (default: ./kiseki-runs) to the configured target."""
     from rich.console import Console
-    from rich.progress import Progress
+    from rich.progress import DownloadColumn, Progress
 
     from kiseki.sdk.sinks import make_sink
 
@@ -94,10 +96,18 @@ def sync_cmd(paths: tuple[str, ...], as_json: bool, timeout: float) -> None:
     console = Console(stderr=True)
     results = []
     try:
-        with Progress(console=console, disable=as_json or not logs) as progress:
-            task = progress.add_task("syncing", total=len(logs))
+        with Progress(*Progress.get_default_columns(), DownloadColumn(), console=console,
+                      disable=as_json or not logs) as progress:
+            task = progress.add_task("syncing runs", total=len(logs))
+            files = progress.add_task("uploading files", total=0, visible=False)
+            added = [0]
+
+            def on_progress(done: int, more: int) -> None:
+                added[0] += more
+                progress.update(files, advance=done, total=added[0], visible=added[0] > 0)
+
             for log in logs:
-                results.append(sync_log(log, sink, timeout))
+                results.append(sync_log(log, sink, timeout, on_progress))
                 progress.advance(task)
     finally:
         sink.close()

@@ -28,6 +28,7 @@ class Backend(Protocol):
     def console_page(self, project: str, run_id: str, **kw: Any) -> dict[str, Any]: ...
     def update_run(self, project: str, run_id: str, **kw: Any) -> dict[str, Any]: ...
     def blob(self, project: str, sha: str) -> bytes: ...
+    def blobs(self, project: str, shas: list[str]) -> list[tuple[str, bytes]]: ...
     def artifact(self, project: str, name: str, tag: str) -> dict[str, Any]: ...
     def artifact_by_client_id(self, project: str | None,
                               client_id: str) -> dict[str, Any] | None: ...
@@ -82,6 +83,10 @@ class EmbeddedBackend:
 
     def blob(self, project: str, sha: str) -> bytes:
         return self.store.read_blob(project, sha)
+
+    def blobs(self, project: str, shas: list[str]) -> list[tuple[str, bytes]]:
+        self.store.blob_access_many(project, shas)
+        return [(sha, self.store.blob_store().read(sha)) for sha in shas]
 
     # artifacts and registry: the same answers as the server's routes
     def artifact(self, project: str, name: str, tag: str) -> dict[str, Any]:
@@ -222,6 +227,21 @@ class HttpBackend:
         if resp.status_code != 200:
             raise TransportError(f"server answered HTTP {resp.status_code}: {_detail(resp)}")
         return resp.content  # type: ignore[no-any-return]
+
+    def blobs(self, project: str, shas: list[str]) -> list[tuple[str, bytes]]:
+        """Several small blobs in one request (``POST /projects/{p}/blobs/batch``)."""
+        import msgspec
+
+        try:
+            resp = self.client.post(f"/projects/{project}/blobs/batch", json={"sha256": shas},
+                                    timeout=600)
+        except self._httpx.HTTPError as exc:
+            raise TransportError(f"cannot reach kiseki server {self.base}: {exc}") from exc
+        if resp.status_code == 404:
+            raise NotFoundError(_detail(resp))
+        if resp.status_code != 200:
+            raise TransportError(f"server answered HTTP {resp.status_code}: {_detail(resp)}")
+        return msgspec.msgpack.decode(resp.content, type=list[tuple[str, bytes]])
 
     def artifact(self, project: str, name: str, tag: str) -> dict[str, Any]:
         return self._call("GET", f"/projects/{project}/artifacts/{name}/{tag}")  # type: ignore[no-any-return]

@@ -339,25 +339,72 @@ class Artifact:
         root = os.path.abspath(root or os.path.join("artifacts", f"{self.name}:{self.version}"))
         os.makedirs(root, exist_ok=True)
         cache = _cache_dir(self._backend)
-        for entry in self.files():
+
+        def cached_path(sha: str) -> str:
+            return os.path.join(cache, sha[:2], sha)
+
+        entries = self.files()
+        fetch = {}  # sha -> entry, for blobs missing from the cache (or damaged there)
+        for entry in entries:
+            if entry.sha256 is None or entry.sha256 in fetch:
+                continue
+            target = _safe_join(root, entry.path)
+            if os.path.isfile(target) and file_sha256(target)[0] == entry.sha256:
+                continue
+            cached = cached_path(entry.sha256)
+            if not (os.path.isfile(cached) and file_sha256(cached)[0] == entry.sha256):
+                fetch[entry.sha256] = entry
+        # small files several to a request, big ones one by one, a few requests at once
+        jobs: list[list[ArtifactEntry]] = []
+        batch: list[ArtifactEntry] = []
+        batch_bytes = 0
+        for entry in fetch.values():
+            if entry.size >= SMALL_FILE:
+                jobs.append([entry])
+                continue
+            if batch and (batch_bytes + entry.size > BATCH_BYTES or len(batch) >= 500):
+                jobs.append(batch)
+                batch, batch_bytes = [], 0
+            batch.append(entry)
+            batch_bytes += entry.size
+        if batch:
+            jobs.append(batch)
+
+        def fetch_job(job: list[ArtifactEntry]) -> None:
+            if len(job) == 1 and job[0].size >= SMALL_FILE:
+                self._download_blob(job[0], cached_path(str(job[0].sha256)))
+                return
+            got = dict(self._backend.blobs(self._project, [str(e.sha256) for e in job]))
+            for entry in job:
+                _store_verified(got.get(str(entry.sha256), b""), entry,
+                                cached_path(str(entry.sha256)))
+
+        def place(entry: ArtifactEntry) -> None:
             target = _safe_join(root, entry.path)
             if entry.sha256 is None:
                 _fetch_reference(entry, target)
-                continue
+                return
             if os.path.isfile(target) and file_sha256(target)[0] == entry.sha256:
-                continue
-            cached = os.path.join(cache, entry.sha256[:2], entry.sha256)
-            if not (os.path.isfile(cached) and file_sha256(cached)[0] == entry.sha256):
-                self._download_blob(entry, cached)
+                return
             os.makedirs(os.path.dirname(target), exist_ok=True)
-            tmp = f"{target}.kiseki-tmp"
-            shutil.copyfile(cached, tmp)
+            tmp = f"{target}.{uuid.uuid4().hex[:8]}.kiseki-tmp"
+            try:
+                os.link(cached_path(entry.sha256), tmp)  # same file system: no copy
+            except OSError:
+                shutil.copyfile(cached_path(entry.sha256), tmp)
             os.replace(tmp, target)
+
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(4, thread_name_prefix="kiseki-download") as pool:
+            list(pool.map(fetch_job, jobs))
+        for entry in entries:
+            place(entry)
         return root
 
     def _download_blob(self, entry: ArtifactEntry, cached: str) -> None:
         os.makedirs(os.path.dirname(cached), exist_ok=True)
-        tmp = f"{cached}.{os.getpid()}.part"
+        tmp = f"{cached}.{uuid.uuid4().hex[:8]}.part"
         self._backend.download_artifact_file(self._project, self.name, self.version,
                                              entry.path, tmp)
         sha, _ = file_sha256(tmp)
@@ -413,6 +460,21 @@ class Artifact:
 
     def __repr__(self) -> str:
         return f"<kiseki.Artifact {self.qualified_name} ({self.type})>"
+
+
+SMALL_FILE = 1024 * 1024  # files below this are downloaded several to a request
+BATCH_BYTES = 8 * 1024 * 1024
+
+
+def _store_verified(payload: bytes, entry: ArtifactEntry, cached: str) -> None:
+    if hashlib.sha256(payload).hexdigest() != entry.sha256:
+        raise ValidationError(f"downloaded {entry.path!r} does not match its sha256; the "
+                              "download was corrupted, try again")
+    os.makedirs(os.path.dirname(cached), exist_ok=True)
+    tmp = f"{cached}.{uuid.uuid4().hex[:8]}.part"
+    with open(tmp, "wb") as fh:
+        fh.write(payload)
+    os.replace(tmp, cached)
 
 
 def _safe_join(root: str, path: str) -> str:

@@ -34,6 +34,8 @@ from kiseki.sdk.runlog import LogEntry, RunLogReader
 from kiseki.sdk.settings import Settings
 
 BATCH_ENTRIES = 20_000
+SMALL_BLOB = 1024 * 1024  # files below this are uploaded several to a request
+BLOB_BATCH_BYTES = 8 * 1024 * 1024
 BATCH_BYTES = 8 * 1024 * 1024
 SYNCED_MARKER = "synced.json"
 MISSING_TEXT = "the process ended before this value was stored"
@@ -61,6 +63,8 @@ class LogShipper:
     fatal: bool = False
     live: bool = False  # a log being written now (its batches also signal liveness)
     uploaded: set[str] = field(default_factory=set)  # blobs this shipper has sent
+    # called as on_progress(bytes_done, bytes_added) while files upload (kiseki sync's bar)
+    on_progress: Any = None
     media_logged: set[str] = field(default_factory=set)  # media ids not stored (yet)
     media_failed: int = 0  # values the encoder refused (bad input, named in the log)
     media_lost: int = 0  # stored values whose files are gone from the run folder
@@ -150,9 +154,11 @@ class LogShipper:
     def _upload_blobs(self, batch: list[LogEntry], deadline: float | None) -> None:
         """Upload the files named by the batch's MediaStored and ArtifactLogged records before
         the records: the server keeps a value or commits a version only when every blob it
-        needs is there. A file that is gone is skipped (the server then reports that value
-        missing or refuses that version, never a failed sync)."""
+        needs is there. One request asks which blobs the target lacks; those go up in
+        parallel (``sink.parallel`` at once). A file that is gone is skipped (the server then
+        reports that value missing or refuses that version, never a failed sync)."""
         run_dir = os.path.dirname(self.path)
+        todo: dict[str, str] = {}
         for entry in batch:
             record = entry.record
             kind = type(record)
@@ -160,12 +166,53 @@ class LogShipper:
                 continue
             folder = os.path.join(run_dir, _BLOB_FOLDERS[kind])
             for sha in record.blobs:  # type: ignore[union-attr]
-                if sha in self.uploaded:
-                    continue
                 path = os.path.join(folder, sha)
-                if os.path.isfile(path):
-                    self.sink.put_blob(sha, path, deadline)
-                self.uploaded.add(sha)
+                if sha not in self.uploaded and sha not in todo and os.path.isfile(path):
+                    todo[sha] = path
+        if not todo:
+            return
+        missing = self.sink.missing_blobs(sorted(todo), deadline) if len(todo) > 1 \
+            else list(todo)
+        sizes = {sha: os.path.getsize(todo[sha]) for sha in missing if os.path.isfile(todo[sha])}
+        if self.on_progress is not None:
+            self.on_progress(0, sum(sizes.values()))
+        # small files go several to a request (latency-bound), big ones one by one
+        jobs: list[list[str]] = []
+        group: list[str] = []
+        group_bytes = 0
+        for sha, size in sizes.items():
+            if size >= SMALL_BLOB:
+                jobs.append([sha])
+                continue
+            if group and (group_bytes + size > BLOB_BATCH_BYTES or len(group) >= 1000):
+                jobs.append(group)
+                group, group_bytes = [], 0
+            group.append(sha)
+            group_bytes += size
+        if group:
+            jobs.append(group)
+
+        def upload(job: list[str]) -> int:
+            if len(job) == 1 and sizes[job[0]] >= SMALL_BLOB:
+                self.sink.put_blob(job[0], todo[job[0]], deadline)
+            else:
+                self.sink.put_blob_batch([(sha, todo[sha]) for sha in job], deadline)
+            return sum(sizes[sha] for sha in job)
+
+        workers = max(1, min(int(getattr(self.sink, "parallel", 1)), len(jobs)))
+        if workers == 1:
+            for job in jobs:
+                done = upload(job)
+                if self.on_progress is not None:
+                    self.on_progress(done, 0)
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(workers, thread_name_prefix="kiseki-upload") as pool:
+                for done in pool.map(upload, jobs):
+                    if self.on_progress is not None:
+                        self.on_progress(done, 0)
+        self.uploaded.update(todo)
 
     def _next_batch(self) -> list[LogEntry]:
         while self.backlog and self.backlog[0].seq <= self.hwm:

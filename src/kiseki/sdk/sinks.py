@@ -9,7 +9,8 @@ Contract (both sinks, called from one thread of the sender process):
   :class:`TransportError`. It raises :class:`AuthError` when credentials are refused (not
   retried). An empty ``entries`` asks for the high-water mark only.
 - ``put_blob(sha, path, deadline)`` stores a media/artifact file under its sha256 (a no-op
-  when the target has it already); retried like ``send``.
+  when the target has it already); retried like ``send``. ``missing_blobs(shas)`` says which
+  of many the target lacks, in one call. ``parallel`` is how many ``put_blob`` may run at once.
 - ``heartbeat(runs)`` marks runs alive; failures are ignored.
 - ``idle()`` is called when the sender has nothing to do (housekeeping).
 - ``close()`` releases connections.
@@ -38,6 +39,11 @@ class Sink(Protocol):
              deadline: float | None = None, live: bool = True) -> rec.IngestResult: ...
 
     def put_blob(self, sha: str, path: str, deadline: float | None = None) -> None: ...
+
+    def missing_blobs(self, shas: list[str], deadline: float | None = None) -> list[str]: ...
+
+    def put_blob_batch(self, items: list[tuple[str, str]],
+                       deadline: float | None = None) -> None: ...
 
     def heartbeat(self, runs: list[tuple[str, str]]) -> None: ...
 
@@ -83,6 +89,17 @@ class EmbeddedSink:
                 if deadline is not None and time.monotonic() > deadline:
                     raise TransportError(f"store busy: {exc}") from exc
                 time.sleep(next(delays))
+
+    parallel = 1  # one SQLite writer process: copies are disk-bound anyway
+
+    def missing_blobs(self, shas: list[str], deadline: float | None = None) -> list[str]:
+        blobs = self.store.blob_store()
+        return [s for s in shas if not blobs.exists(s)]
+
+    def put_blob_batch(self, items: list[tuple[str, str]],
+                       deadline: float | None = None) -> None:
+        for sha, path in items:
+            self.put_blob(sha, path, deadline)
 
     def put_blob(self, sha: str, path: str, deadline: float | None = None) -> None:
         from kiseki.store.blobs import BlobMismatchError
@@ -184,6 +201,72 @@ class HttpSink:
                 return 502, None, None
         return resp.status_code, None, retry_after
 
+    parallel = 8  # uploads in flight at once (small files are latency-bound)
+
+    def missing_blobs(self, shas: list[str], deadline: float | None = None) -> list[str]:
+        """Which of ``shas`` the server lacks, 5,000 per request."""
+        missing: list[str] = []
+        for start in range(0, len(shas), 5000):
+            chunk = shas[start:start + 5000]
+            delays = backoff_delays()
+            while True:
+                try:
+                    resp = self._client.post("/api/v1/blobs/missing", json={"sha256": chunk})
+                    if resp.status_code == 200:
+                        missing.extend(resp.json()["missing"])
+                        break
+                    status = resp.status_code
+                except self._httpx.HTTPError:
+                    status = 0
+                if status in (401, 403):
+                    raise AuthError(f"server {self.target} refused the API key (HTTP {status})")
+                if status in (400, 404, 405, 422):
+                    return list(shas)  # an older server: ask blob by blob in put_blob
+                delay = min(next(delays), self._max_backoff)
+                if deadline is not None and time.monotonic() + delay > deadline:
+                    raise TransportError(f"server {self.target} unavailable (last status "
+                                         f"{status})")
+                time.sleep(delay)
+        return missing
+
+    def put_blob_batch(self, items: list[tuple[str, str]],
+                       deadline: float | None = None) -> None:
+        """Small files in one request (``POST /api/v1/blobs/batch``, verified there)."""
+        import msgspec
+
+        payload: list[tuple[str, bytes]] = []
+        for sha, path in items:
+            try:
+                with open(path, "rb") as fh:
+                    payload.append((sha, fh.read()))
+            except OSError:
+                continue  # gone: the server reports that value missing
+        body = msgspec.msgpack.encode(payload)
+        delays = backoff_delays()
+        while True:
+            status = 0
+            retry_after = None
+            try:
+                resp = self._client.post("/api/v1/blobs/batch", content=body, headers={
+                    "Content-Type": "application/x-msgpack"})
+                status = resp.status_code
+                retry_after = _retry_after(resp.headers.get("Retry-After"))
+            except self._httpx.HTTPError:
+                pass
+            if status == 200:
+                return
+            if status in (401, 403):
+                raise AuthError(f"server {self.target} refused the API key (HTTP {status})")
+            if status in (400, 404, 405, 413, 422):  # refused or an older server: one by one
+                for sha, path in items:
+                    self.put_blob(sha, path, deadline)
+                return
+            delay = retry_after if retry_after is not None else min(next(delays),
+                                                                    self._max_backoff)
+            if deadline is not None and time.monotonic() + delay > deadline:
+                raise TransportError(f"server {self.target} unavailable (last status {status})")
+            time.sleep(delay)
+
     def put_blob(self, sha: str, path: str, deadline: float | None = None) -> None:
         """Upload a file under its sha256 unless the server has it: straight to the bucket
         with a presigned URL when the server keeps blobs in S3, else to
@@ -225,6 +308,8 @@ class HttpSink:
     def _upload(self, sha: str, path: str, url: str | None, headers: dict[str, str]) -> Any:
         with open(path, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
+            if url is None and size > _part_bytes():
+                return self._upload_parts(sha, fh, size)
             all_headers = {"Content-Type": "application/octet-stream",
                            "Content-Length": str(size), **headers}
             timeout = self._httpx.Timeout(600.0, connect=5.0)
@@ -233,6 +318,32 @@ class HttpSink:
                                        timeout=timeout)
             return self._client.put(f"/api/v1/blobs/{sha}", content=_chunks(fh),
                                     headers=all_headers, timeout=timeout)
+
+    def _upload_parts(self, sha: str, fh: Any, size: int) -> Any:
+        """A large file in parts, resumed from what the server already holds (after a dropped
+        connection, a retry, or a server restart)."""
+        url = f"/api/v1/blobs/{sha}"
+        state = self._client.get(f"{url}/upload")
+        if state.status_code != 200:
+            return state
+        if state.json().get("exists"):
+            return state
+        offset = int(state.json().get("received") or 0)
+        part = _part_bytes()
+        while True:
+            n = min(part, size - offset)
+            # streamed from the file (a bytes body would be kept alive by the response's
+            # reference cycle until the next garbage collection: parts piling up in memory)
+            resp = self._client.put(url, content=_region(fh, offset, n), headers={
+                "Content-Type": "application/octet-stream", "Content-Length": str(n),
+                "Content-Range": f"bytes {offset}-{offset + n - 1}/{size}"},
+                timeout=self._httpx.Timeout(600.0, connect=5.0))
+            if resp.status_code in (202, 409):
+                offset = int(resp.json().get("received", offset))
+                if offset >= size:  # complete but not yet committed: send the last byte again
+                    offset = size - 1
+                continue
+            return resp
 
     def heartbeat(self, runs: list[tuple[str, str]]) -> None:
         try:
@@ -247,6 +358,24 @@ class HttpSink:
 
     def close(self) -> None:
         self._client.close()
+
+
+def _part_bytes() -> int:
+    """Files above this size are sent in resumable parts of this size (default 64 MiB)."""
+    try:
+        return max(1024, int(os.environ.get("KISEKI_UPLOAD_PART_BYTES", 64 * 1024 * 1024)))
+    except ValueError:
+        return 64 * 1024 * 1024
+
+
+def _region(fh: Any, offset: int, length: int, size: int = 1024 * 1024) -> Any:
+    fh.seek(offset)
+    while length > 0:
+        chunk = fh.read(min(size, length))
+        if not chunk:
+            return
+        length -= len(chunk)
+        yield chunk
 
 
 def _chunks(fh: Any, size: int = 1024 * 1024) -> Any:

@@ -134,6 +134,14 @@ class LocalBlobStore:
             raise
         return size
 
+    def adopt(self, sha: str, source: str) -> int:
+        """Move an already verified file (a completed resumable upload) into place."""
+        final = self.path(sha)
+        os.makedirs(os.path.dirname(final), exist_ok=True)
+        size = os.path.getsize(source)
+        os.replace(source, final)
+        return size
+
     def begin(self, sha: str, max_bytes: int | None = None) -> BlobUpload:
         """An upload written chunk by chunk (from a request body) and committed at the end."""
         return BlobUpload(self, sha, max_bytes)
@@ -320,6 +328,20 @@ class S3BlobStore:
         self.put_chunks(sha, [payload])
         return sha
 
+    def adopt(self, sha: str, source: str) -> int:
+        """Put an already verified local file (a completed resumable upload) into the bucket."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        size = os.path.getsize(source)
+        try:
+            with open(source, "rb") as fh:
+                self.client.put_object(Bucket=self.bucket, Key=self.key(sha), Body=fh,
+                                       ChecksumSHA256=_b64(sha))
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"object store refused blob {sha}: {exc}") from exc
+        os.unlink(source)
+        return size
+
     def remove(self, sha: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self.key(sha))
 
@@ -393,3 +415,56 @@ def make_blob_store(blob_dir: str | None, blob_url: str | None = None,
                            spool_dir=os.path.join(blob_dir, "upload-spool") if blob_dir
                            else None)
     return LocalBlobStore(os.path.join(blob_dir, "blobs")) if blob_dir else None
+
+
+class PartialUploads:
+    """Resumable uploads received in parts (``Content-Range``), kept on the server's disk under
+    ``folder/<sha256>`` until complete, so an upload interrupted by a dropped connection or a
+    server restart continues from the last byte received (R10)."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = folder
+
+    def path(self, sha: str) -> str:
+        return os.path.join(self.folder, check_digest(sha))
+
+    def received(self, sha: str) -> int:
+        try:
+            return os.path.getsize(self.path(sha))
+        except OSError:
+            return 0
+
+    def append(self, sha: str, start: int, chunks: Iterable[bytes]) -> int:
+        """Write a part starting at byte ``start`` (which must be what was received so far);
+        return the bytes received in all."""
+        path = self.path(sha)
+        os.makedirs(self.folder, exist_ok=True)
+        have = self.received(sha)
+        if start != have:
+            raise PartOffsetError(have)
+        with open(path, "ab") as out:
+            for chunk in chunks:
+                out.write(chunk)
+        return self.received(sha)
+
+    def finish(self, sha: str, store: Any) -> int:
+        """Verify the complete upload's digest and hand it to the blob store."""
+        path = self.path(sha)
+        digest = hashlib.sha256()
+        with open(path, "rb") as fh:
+            while chunk := fh.read(CHUNK):
+                digest.update(chunk)
+        if digest.hexdigest() != sha:
+            os.unlink(path)
+            raise BlobMismatchError(f"uploaded parts have sha256 {digest.hexdigest()}, not "
+                                    f"{sha}; the upload was corrupted, start it again")
+        return int(store.adopt(sha, path))
+
+
+class PartOffsetError(ValidationError):
+    """A part that does not start where the received bytes end."""
+
+    def __init__(self, received: int) -> None:
+        super().__init__(f"part does not start at byte {received}, the bytes received so far; "
+                         "resume from there")
+        self.received = received

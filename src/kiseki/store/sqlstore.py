@@ -217,6 +217,29 @@ class SQLStore:
         except StorageError as exc:
             raise NotFoundError(f"blob {sha} not found in project {project}") from exc
 
+    def blob_access_many(self, project: str, shas: list[str]) -> None:
+        """NotFoundError unless ``project`` may read every one of ``shas``."""
+        from sqlalchemy import select
+
+        from kiseki.store.tables import project_blobs
+        from kiseki.store.queries import project_pk
+
+        for sha in shas:
+            self.blob_store().path(sha)
+
+        def check(conn: Connection) -> None:
+            ppk = project_pk(conn, project)
+            for start in range(0, len(shas), 500):
+                chunk = shas[start:start + 500]
+                have: set[str] = set(conn.execute(select(project_blobs.c.sha256).where(
+                    project_blobs.c.project_id == ppk,
+                    project_blobs.c.sha256.in_(chunk))).scalars())
+                for sha in chunk:
+                    if sha not in have:
+                        raise NotFoundError(f"blob {sha} not found in project {project}")
+
+        self._read_data(check)
+
     def blob_access(self, project: str, sha: str) -> str:
         """``sha`` if ``project`` may read that blob; NotFoundError otherwise (no existence
         oracle across projects)."""

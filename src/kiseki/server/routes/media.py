@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import re
 from typing import Annotated, Any
 
+import msgspec
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel
 
-from kiseki.core.errors import PayloadTooLargeError
+from kiseki.core.errors import PayloadTooLargeError, ValidationError
 from kiseki.server.deps import Store
 from kiseki.server.respond import json_response, stream_blob
 from kiseki.server.schemas import BlobStored, Histograms, MediaAtStep, MediaKeys, TablePage
-from kiseki.store.blobs import check_digest
+from kiseki.store.blobs import PartialUploads, PartOffsetError, check_digest
 
 router = APIRouter(tags=["media"])
 
@@ -27,10 +31,111 @@ async def has_blob(sha256: str, store: Store) -> Response:
     return Response(status_code=200 if found else 404)
 
 
+class BlobList(BaseModel):
+    sha256: list[str]
+
+
+@router.post("/blobs/missing", operation_id="missing_blobs")
+async def missing_blobs(body: BlobList, store: Store) -> Response:
+    """Which of these digests the server does not have (at most 10,000 per request)."""
+    if len(body.sha256) > 10_000:
+        raise ValidationError(f"at most 10000 digests per request, got {len(body.sha256)}")
+    for sha in body.sha256:
+        check_digest(sha)
+    blobs = store.blob_store()
+
+    def work() -> list[str]:
+        return [sha for sha in body.sha256 if not blobs.exists(sha)]
+
+    return json_response({"missing": await run_in_threadpool(work)})
+
+
+@router.post("/blobs/batch", operation_id="put_blob_batch")
+async def put_blob_batch(request: Request, store: Store) -> Response:
+    """Many small blobs in one request: a msgpack array of ``[sha256, bytes]`` pairs (body at
+    most the server's body limit). Each is verified; 400 names the first that does not match."""
+    limit = request.app.state.settings.max_body_bytes
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError(f"batch of {declared} bytes is over the {limit}-byte limit; "
+                                   "send fewer files per batch")
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > limit:
+            raise PayloadTooLargeError(f"batch is over the {limit}-byte limit")
+    try:
+        items = msgspec.msgpack.decode(bytes(body), type=list[tuple[str, bytes]])
+    except msgspec.DecodeError as exc:  # ValidationError is a DecodeError too
+        raise ValidationError(f"batch must be a msgpack array of [sha256, bytes]: {exc}") from None
+    for sha, _ in items:
+        check_digest(sha)
+    blobs = store.blob_store()
+
+    def work() -> int:
+        import hashlib
+
+        for sha, payload in items:  # all verified before any is stored
+            if hashlib.sha256(payload).hexdigest() != sha:
+                raise ValidationError(f"batch item {sha} does not match its bytes' sha256; "
+                                      "nothing of this batch was stored")
+        for sha, payload in items:
+            if not blobs.exists(sha):
+                blobs.put_chunks(sha, [payload])
+        return len(items)
+
+    return json_response({"stored": await run_in_threadpool(work)})
+
+
+class BlobFetch(BaseModel):
+    sha256: list[str]
+
+
+@router.post("/projects/{project}/blobs/batch", operation_id="get_blob_batch")
+async def get_blob_batch(project: str, body: BlobFetch, store: Store) -> Response:
+    """Many small blobs of a project in one answer: a msgpack array of ``[sha256, bytes]``
+    (at most 2,000 digests and 32 MiB; ask for big files one by one)."""
+    if len(body.sha256) > 2000:
+        raise ValidationError(f"at most 2000 digests per request, got {len(body.sha256)}")
+
+    def work() -> bytes:
+        store.blob_access_many(project, body.sha256)
+        out: list[tuple[str, bytes]] = []
+        size = 0
+        for sha in body.sha256:
+            payload = store.blob_store().read(sha)
+            size += len(payload)
+            if size > 32 * 1024 * 1024:
+                raise PayloadTooLargeError("blobs asked for add up to more than 32 MiB; ask "
+                                           "for fewer at once")
+            out.append((sha, payload))
+        return msgspec.msgpack.encode(out)
+
+    return Response(await run_in_threadpool(work), media_type="application/x-msgpack")
+
+
+def _partials(request: Request) -> PartialUploads:
+    return PartialUploads(os.path.join(request.app.state.settings.data_dir, "upload-partial"))
+
+
+@router.get("/blobs/{sha256}/upload", operation_id="blob_upload_state")
+async def blob_upload_state(sha256: str, store: Store, request: Request) -> Response:
+    """How much of a resumable upload the server has: ``{"exists", "received"}``."""
+    check_digest(sha256)
+    exists = await run_in_threadpool(store.blob_store().exists, sha256)
+    received = 0 if exists else _partials(request).received(sha256)
+    return json_response({"exists": exists, "received": received})
+
+
 @router.put("/blobs/{sha256}", operation_id="put_blob", response_model=BlobStored)
 async def put_blob(sha256: str, request: Request, store: Store):  # type: ignore[no-untyped-def]
     """Store a blob under its sha256 (streamed to disk, verified here; 400 when the bytes do not
-    match, 413 above the server's blob limit)."""
+    match, 413 above the server's blob limit).
+
+    With ``Content-Range: bytes START-END/TOTAL`` the body is one part of a resumable upload:
+    202 ``{"received"}`` until the last part, then the whole is verified and stored; a part
+    that does not start at the received size gets 409 ``{"received"}`` to resume from.
+    """
     check_digest(sha256)
     limit = request.app.state.settings.max_blob_bytes
     declared = request.headers.get("content-length")
@@ -39,6 +144,9 @@ async def put_blob(sha256: str, request: Request, store: Store):  # type: ignore
     blobs = store.blob_store()
     if await run_in_threadpool(blobs.exists, sha256):
         return json_response({"sha256": sha256, "size": blobs.size(sha256)})
+    part = request.headers.get("content-range")
+    if part:
+        return await _put_part(sha256, part, request, store, limit)
     upload: Any = await run_in_threadpool(blobs.begin, sha256, limit)
     try:
         async for chunk in request.stream():
@@ -48,6 +156,36 @@ async def put_blob(sha256: str, request: Request, store: Store):  # type: ignore
         upload.abort()
         raise
     return json_response({"sha256": sha256, "size": stored})
+
+
+async def _put_part(sha: str, header: str, request: Request, store: Any, limit: int) -> Response:
+    match = re.fullmatch(r"bytes (\d+)-(\d+)/(\d+)", header.strip())
+    if not match:
+        raise ValidationError(f"Content-Range {header[:80]!r} must be 'bytes START-END/TOTAL'")
+    start, end, total = (int(g) for g in match.groups())
+    if not start <= end < total or total > limit:
+        raise ValidationError(f"Content-Range {header!r} is not a part of a blob of at most "
+                              f"{limit} bytes")
+    partials = _partials(request)
+    if partials.received(sha) == total:  # every byte arrived before; the commit did not
+        size = await run_in_threadpool(partials.finish, sha, store.blob_store())
+        return json_response({"sha256": sha, "size": size}, status_code=201)
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > end - start + 1:
+            break
+    if len(body) != end - start + 1:
+        raise ValidationError(f"part has {len(body)} bytes but Content-Range says "
+                              f"{end - start + 1}")
+    try:
+        received = await run_in_threadpool(partials.append, sha, start, [bytes(body)])
+    except PartOffsetError as exc:
+        return json_response({"detail": str(exc), "received": exc.received}, status_code=409)
+    if received < total:
+        return json_response({"received": received}, status_code=202)
+    size = await run_in_threadpool(partials.finish, sha, store.blob_store())
+    return json_response({"sha256": sha, "size": size}, status_code=201)
 
 
 @router.get("/projects/{project}/blobs/{sha256}", operation_id="get_blob",
