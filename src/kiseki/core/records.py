@@ -159,6 +159,7 @@ class ArtifactLogged(_Record, tag="art_log"):
     aliases: list[str] = []
     description: str | None = None
     metadata: dict[str, Any] = {}
+    tags: list[str] = []
 
 
 class ArtifactUsed(_Record, tag="art_use"):

@@ -382,12 +382,13 @@ class Api:
             raise ValidationError(f"artifact {name} is a {info['type']}, not a {type}")
         return Artifact._fetched(info, self._backend)
 
-    def artifact_versions(self, project: str, name: str) -> list[Any]:
-        """Every committed version of ``project/name``, newest first."""
+    def artifact_versions(self, project: str, name: str, tag: str | None = None) -> list[Any]:
+        """Every committed version of ``project/name``, newest first (with ``tag`` only)."""
         from kiseki.sdk.artifacts import Artifact
 
-        return [Artifact._fetched(i, self._backend)
-                for i in self._backend.artifact_versions(project, name)]
+        versions = self._backend.artifact_versions(project, name)
+        return [Artifact._fetched(i, self._backend) for i in versions
+                if tag is None or tag in (i.get("tags") or [])]
 
     def lineage(self, project: str, run: str | None = None, artifact: str | None = None,
                 depth: int = 2) -> dict[str, Any]:

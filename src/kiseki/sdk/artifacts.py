@@ -75,14 +75,18 @@ class Artifact:
         type: e.g. ``dataset``, ``model``, ``predictions``.
         description: free text.
         metadata: JSON-able dict shown with every version.
+        tags: free labels of the version (``["augmented"]``); logging the same content again
+            with new tags adds them to the existing version.
     """
 
     def __init__(self, name: str, type: str, description: str | None = None,
-                 metadata: dict[str, Any] | None = None) -> None:
+                 metadata: dict[str, Any] | None = None,
+                 tags: list[str] | None = None) -> None:
         self.name = check_artifact_name(name)
         self.type = check_artifact_name(type, "artifact type")
         self.description = description
         self.metadata: dict[str, Any] = dict(metadata or {})
+        self.tags: list[str] = [str(t) for t in (tags or [])]
         self._entries: dict[str, ArtifactEntry] = {}
         self._info: dict[str, Any] | None = None  # the committed version, once known
         self._backend: Any = None
@@ -298,6 +302,7 @@ class Artifact:
         art.name, art.type = info["name"], info["type"]
         art.description = info.get("description")
         art.metadata = dict(info.get("metadata") or {})
+        art.tags = list(info.get("tags") or [])
         art._entries, art._info, art._backend = {}, info, backend
         art._project, art._client_id, art._tmp = info.get("project"), info.get("client_id"), None
         return art
@@ -321,7 +326,8 @@ class Artifact:
     def new_draft(self) -> Artifact:
         """A new draft with the same files and metadata: change a few files of a big
         artifact; unchanged files are not sent again."""
-        draft = Artifact(self.name, self.type, self.description, dict(self.metadata))
+        draft = Artifact(self.name, self.type, self.description, dict(self.metadata),
+                         list(self.tags))
         for entry in self.files():
             draft._entries[entry.path] = ArtifactEntry(
                 path=entry.path, size=entry.size, sha256=entry.sha256,
@@ -558,7 +564,8 @@ def make_record(artifact: Artifact, folder: str, aliases: list[str]) -> Any:
     return rec.ArtifactLogged(
         client_id=uuid.uuid4().hex, name=artifact.name, type=artifact.type, ts=time.time(),
         files=files, references=refs, blobs=blobs, aliases=clean_aliases,
-        description=artifact.description, metadata=sanitize(artifact.metadata))
+        description=artifact.description, metadata=sanitize(artifact.metadata),
+        tags=[str(t)[:64] for t in artifact.tags])
 
 
 def parse_ref(ref: str, project: str | None) -> tuple[str, str, str]:

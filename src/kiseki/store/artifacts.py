@@ -96,8 +96,13 @@ def commit_version(conn: Connection, project_id: int, run_pk: int, r: rec.Artifa
     latest = conn.execute(select(artifact_versions).where(
         _V.collection_id == cid, _V.state == "committed", _V.source_version_id.is_(None))
         .order_by(_V.version_index.desc()).limit(1)).first()
+    tags = sorted({str(t)[:64] for t in r.tags})[:100]
     if latest is not None and latest._mapping["digest"] == digest:
         version_id = int(latest._mapping["id"])  # same content: no new version
+        if tags:
+            merged = sorted(set(latest._mapping["tags"] or []) | set(tags))
+            conn.execute(update(artifact_versions).where(_V.id == version_id)
+                         .values(tags=merged))
     else:
         index = conn.execute(select(func.coalesce(func.max(_V.version_index), -1))
                              .where(_V.collection_id == cid)).scalar_one() + 1
@@ -105,8 +110,8 @@ def commit_version(conn: Connection, project_id: int, run_pk: int, r: rec.Artifa
             collection_id=cid, version_index=index, digest=digest,
             size=sum(e[2] for e in entries), file_count=len(entries),
             description=r.description, metadata=to_json_safe(r.metadata or {}, True),
-            state="committed", created_at=r.ts, run_pk=run_pk, client_id=r.client_id[:64])
-            .returning(_V.id)).scalar_one())
+            state="committed", created_at=r.ts, run_pk=run_pk, client_id=r.client_id[:64],
+            tags=tags).returning(_V.id)).scalar_one())
         rows = [{"version_id": version_id, "path": p, "sha256": s, "size": n, "ref_uri": u,
                  "ref_digest": d} for p, s, n, u, d in entries]
         for start in range(0, len(rows), 5000):
@@ -236,7 +241,7 @@ def _describe(conn: Connection, row: Any) -> dict[str, Any]:
            "size": int(v["size"]), "file_count": int(v["file_count"]),
            "description": v["description"], "metadata": from_json_safe(v["metadata"]),
            "state": v["state"], "created_at": v["created_at"], "logged_by": producer,
-           "client_id": v["client_id"]}
+           "client_id": v["client_id"], "tags": list(v["tags"] or [])}
     if coll["kind"] == "registry" and v["source_version_id"] is not None:
         source = conn.execute(select(artifact_versions).where(
             _V.id == v["source_version_id"])).one()
@@ -293,12 +298,14 @@ def list_collections(conn: Connection, project: str, type_: str | None) -> list[
              "latest": None if r[5] is None else f"v{r[5]}"} for r in conn.execute(stmt)]
 
 
-def list_versions(conn: Connection, project: str, name: str) -> list[dict[str, Any]]:
+def list_versions(conn: Connection, project: str, name: str,
+                  tag: str | None = None) -> list[dict[str, Any]]:
     coll = _collection(conn, project_pk(conn, project), "artifact", name, "", create=False)
     rows = conn.execute(select(artifact_versions).where(
         _V.collection_id == coll._mapping["id"], _V.state == "committed")
         .order_by(_V.version_index.desc())).all()
-    return [_describe(conn, r) for r in rows]
+    out = [_describe(conn, r) for r in rows]
+    return [v for v in out if tag in v["tags"]] if tag else out
 
 
 def run_artifacts(conn: Connection, project: str, run_id: str,

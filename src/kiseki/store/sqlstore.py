@@ -269,8 +269,9 @@ class SQLStore:
     def artifact_collections(self, project: str, type: str | None = None) -> list[dict[str, Any]]:
         return self._read_data(lambda c: artifacts.list_collections(c, project, type))
 
-    def artifact_versions(self, project: str, name: str) -> list[dict[str, Any]]:
-        return self._read_data(lambda c: artifacts.list_versions(c, project, name))
+    def artifact_versions(self, project: str, name: str,
+                          tag: str | None = None) -> list[dict[str, Any]]:
+        return self._read_data(lambda c: artifacts.list_versions(c, project, name, tag))
 
     def run_artifacts(self, project: str, run_id: str, direction: str) -> list[dict[str, Any]]:
         if direction not in ("used", "produced"):

@@ -233,6 +233,7 @@ artifact_versions = Table(
     Column("run_pk", BigInteger, ForeignKey("runs.id", ondelete="SET NULL")),
     Column("client_id", String(64)),
     Column("source_version_id", BigInteger),  # registry links: the linked artifact version
+    Column("tags", Json),  # free labels of this version (["augmented", "fp16"])
     UniqueConstraint("collection_id", "version_index", name="uq_artifact_version_index"),
 )
 Index("ix_artifact_versions_client", artifact_versions.c.client_id)

@@ -47,9 +47,11 @@ async def list_artifacts(project: str, store: Store, type: str | None = None) ->
 
 
 @router.get("/projects/{project}/artifacts/{name}/versions", operation_id="list_artifact_versions")
-async def list_artifact_versions(project: str, name: str, store: Store) -> Any:
-    """Every committed version, newest first, with aliases, metadata and producing run."""
-    return json_response(await run_in_threadpool(store.artifact_versions, project, name))
+async def list_artifact_versions(project: str, name: str, store: Store,
+                                 tag: Annotated[str | None, Query(max_length=64)] = None) -> Any:
+    """Every committed version, newest first, with aliases, tags, metadata and producing run
+    (only those carrying ``tag`` when given)."""
+    return json_response(await run_in_threadpool(store.artifact_versions, project, name, tag))
 
 
 @router.get("/projects/{project}/artifacts/{name}/{tag}", operation_id="get_artifact")

@@ -1,0 +1,54 @@
+"""The artifact store on SQLite and PostgreSQL: commits are idempotent (R11), a version needs
+every file in the blob store, tags, aliases move atomically."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from kiseki.core import records as rec
+from kiseki.core.errors import NotFoundError
+from kiseki.store.sqlstore import SQLStore
+
+
+def _logged(store: SQLStore, client_id: str, content: bytes, tags: list[str],
+            aliases: list[str] | None = None) -> rec.ArtifactLogged:
+    sha = store.blob_store().put_bytes(content)
+    return rec.ArtifactLogged(client_id=client_id, name="weights", type="model", ts=time.time(),
+                              files=[["w.bin", sha, len(content)]], blobs=[sha],
+                              aliases=aliases or [], tags=tags)
+
+
+def test_retried_commit_is_applied_once_and_tags_merge(store_url: str, tmp_path: Path) -> None:
+    store = SQLStore.open(store_url, blob_dir=str(tmp_path))
+    try:
+        start = rec.RunStart("p", "r1", "r1", time.time())
+        first = _logged(store, "c1", b"one", ["fp16"], aliases=["best"])
+        store.ingest("p", "r1", "s1", [(1, start), (2, first)])
+        # the same record again under another stream (a retry after the server died between
+        # commit and answer): still one version
+        store.ingest("p", "r1", "s2", [(1, first)])
+        assert [v["version"] for v in store.artifact_versions("p", "weights")] == ["v0"]
+        # same content again with a new tag: no new version, the tag is added
+        store.ingest("p", "r1", "s1", [(3, _logged(store, "c2", b"one", ["pruned"]))])
+        info = store.artifact_version("p", "weights", "latest")
+        assert (info["version"], info["tags"]) == ("v0", ["fp16", "pruned"])
+        assert store.artifact_by_client_id("c2")["version"] == "v0"
+        # new content: v1; "best" stays where it was, latest moves
+        store.ingest("p", "r1", "s1", [(4, _logged(store, "c3", b"two", []))])
+        assert store.artifact_version("p", "weights", "best")["version"] == "v0"
+        assert store.artifact_version("p", "weights", "latest")["version"] == "v1"
+        assert [v["version"] for v in store.artifact_versions("p", "weights", tag="fp16")] == [
+            "v0"]
+        # a file that never reached the blob store: refused, nothing visible
+        missing = rec.ArtifactLogged(client_id="c4", name="weights", type="model",
+                                     ts=time.time(), files=[["w.bin", "a" * 64, 3]])
+        result = store.ingest("p", "r1", "s1", [(5, missing)])
+        assert "never reached the blob store" in result.rejected[0]
+        assert store.artifact_by_client_id("c4") is None
+        with pytest.raises(NotFoundError):
+            store.artifact_version("p", "weights", "v2")
+    finally:
+        store.close()
