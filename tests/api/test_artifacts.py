@@ -512,3 +512,31 @@ with kiseki.init(project="s3refs") as run:
     etag = client.head_object(Bucket="refs-bucket", Key="data/train.csv")["ETag"].strip('"')
     assert f"REF train.csv 8 {etag}" in proc.stdout
     assert "GOT a,b|1,2|" in proc.stdout
+
+
+def test_file_rewritten_after_logging_keeps_the_logged_content(tmp_path: Path,
+                                                                server: ServerProcess) -> None:
+    """torch.save() rewrites a checkpoint in place: what was logged must stay what was logged."""
+    proc = run_script("""
+import kiseki
+run = kiseki.init(project="inplace", mode="offline")
+with open("ckpt.pt", "wb") as f:
+    f.write(b"epoch 1")
+run.log_artifact("ckpt.pt", type="model")
+with open("ckpt.pt", "r+b") as f:  # rewritten in place, same inode
+    f.write(b"EPOCH 2")
+run.finish()
+print("DIR", run.dir)
+""", tmp_path)
+    run_dir = next(x.split()[1] for x in proc.stdout.splitlines() if x.startswith("DIR"))
+    subprocess.run([sys.executable, "-m", "kiseki", "sync", run_dir], check=True,
+                   capture_output=True, env={**os.environ, "KISEKI_BASE_URL": server.url})
+    too_big = httpx.put(f"{server.url}/api/v1/blobs/{'2' * 64}", content=b"x",
+                        headers={"Content-Range": f"bytes 0-{2**30}/{2**31}"})
+    assert too_big.status_code == 413 and "part limit" in too_big.json()["detail"]
+    api = kiseki.Api(settings={"base_url": server.url})
+    try:
+        root = api.artifact("inplace/ckpt.pt:latest").download(str(tmp_path / "dl"))
+        assert Path(root, "ckpt.pt").read_bytes() == b"epoch 1"
+    finally:
+        api.close()

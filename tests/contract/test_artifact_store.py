@@ -52,3 +52,52 @@ def test_retried_commit_is_applied_once_and_tags_merge(store_url: str, tmp_path:
             store.artifact_version("p", "weights", "v2")
     finally:
         store.close()
+
+
+def test_refused_records_leave_nothing_behind(store_url: str, tmp_path: Path) -> None:
+    """A link whose alias move is refused (protected alias, not a maintainer) is undone whole;
+    a value too long for a column is a rejected record, not a failed batch."""
+    store = SQLStore.open(store_url, blob_dir=str(tmp_path))
+    try:
+        start = rec.RunStart("p", "r1", "r1", time.time())
+        store.ingest("p", "r1", "s1", [(1, start), (2, _logged(store, "c1", b"one", []))])
+        store.registry_link("clf", "p", "weights", "v0", ["production"])
+        store.registry_protect("clf", "production")
+        store.ingest("p", "r1", "s1", [(3, _logged(store, "c2", b"two", []))])
+        result = store.ingest("p", "r1", "s1", [(4, rec.ArtifactLinked(
+            "clf", time.time(), client_id="c2", aliases=["production"]))])
+        assert "protected" in result.rejected[0]
+        registry = store.registry_get("clf")
+        assert [v["version"] for v in registry["versions"]] == ["v0"]  # no half-made link
+        assert [h["action"] for h in registry["history"]] == ["link", "alias", "protect"]
+        long_type = rec.ArtifactLogged(client_id="c3", name="odd", type="t" * 100,
+                                       ts=time.time(), files=[])
+        result = store.ingest("p", "r1", "s1", [(5, long_type), (6, rec.Metrics(0, 1.0,
+                                                                                 {"x": 2.0}))])
+        assert "artifact type" in result.rejected[0] and result.applied == 2
+        assert store.history_page("p", "r1")["rows"][0]["x"] == 2.0  # the rest still applies
+    finally:
+        store.close()
+
+
+def test_a_table_descriptor_cannot_read_another_projects_blob(store_url: str,
+                                                              tmp_path: Path) -> None:
+    import msgspec
+
+    store = SQLStore.open(store_url, blob_dir=str(tmp_path))
+    try:
+        payload = msgspec.msgpack.encode({"columns": ["secret"], "types": {}, "data": [["x"]]})
+        sha = store.blob_store().put_bytes(payload)
+        now = time.time()
+        for project in ("owner", "thief"):
+            store.ingest(project, "r", "s", [
+                (1, rec.RunStart(project, "r", "r", now)),
+                (2, rec.Media(0, now, "t", "m1", "table")),
+                # the owner lists the blob it uploaded; the thief names it without listing it
+                (3, rec.MediaStored("m1", {"_type": "table", "sha256": sha, "nrows": 1},
+                                    [sha] if project == "owner" else []))])
+        assert store.table_page("owner", "r", "t")["rows"][0]["cells"] == ["x"]
+        with pytest.raises(NotFoundError):
+            store.table_page("thief", "r", "t")
+    finally:
+        store.close()

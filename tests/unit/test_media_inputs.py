@@ -141,3 +141,15 @@ def test_table_filter_semantics(text: str, expected: list[int]) -> None:
 def test_table_filter_errors(text: str, message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         compile_filter(text, ["iou"], {})
+
+
+def test_values_numpy_cannot_bin_warn_instead_of_raising(tmp_path: Path,
+                                                         capfd: pytest.CaptureFixture[str]) -> None:
+    hist = kiseki.Histogram([-1e308, 1e308])  # np.histogram overflows on this range
+    table = kiseki.Table(columns=["a"], data=[1, 2])  # rows that are not lists
+    with kiseki.init(project="inputs", dir=str(tmp_path)) as run:
+        run.log({"h": hist, "t": table, "x": 1.0})
+    err = capfd.readouterr().err
+    assert "cannot bin these values" in err
+    assert "table row 0 is a int, not a list of cells" in err
+    assert _history(run.id, "t")[0]["t"].data == [[1], [2]]

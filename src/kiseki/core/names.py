@@ -34,14 +34,20 @@ _VERSION_RE = re.compile(r"^v(0|[1-9][0-9]{0,17})$")
 MAX_ARTIFACT_PATH = 1024
 
 
-def check_artifact_name(name: object, what: str = "artifact name") -> str:
+def check_artifact_name(name: object, what: str = "artifact name", longest: int = 128) -> str:
     """Artifact and registry names: letters, digits, ``_ . -``; never ``:`` or ``/`` (I22)."""
     if (not isinstance(name, str) or not _ARTIFACT_RE.match(name) or name in (".", "..")
-            or set(name) == {"."}):
+            or set(name) == {"."} or len(name) > longest):
         raise ValidationError(
-            f"{what} {name!r:.80} is not valid: use 1-128 letters, digits, '.', '-' or '_', "
-            "starting with a letter or digit (':' and '/' are reserved for 'project/name:alias')")
+            f"{what} {name!r:.80} is not valid: use 1-{longest} letters, digits, '.', '-' or "
+            "'_', starting with a letter or digit (':' and '/' are reserved for "
+            "'project/name:alias')")
     return name
+
+
+def check_artifact_type(type_: object) -> str:
+    """An artifact type such as ``dataset`` or ``model`` (at most 64 characters)."""
+    return check_artifact_name(type_, "artifact type", longest=64)
 
 
 def check_alias(alias: object) -> str:

@@ -9,8 +9,9 @@ Shaped like wandb's::
     path = data.download()                           # cached by content, verified by sha256
 
 Files are content-addressed (sha256): a file shared by many versions is stored and uploaded
-once. ``log_artifact`` hashes the files, stages them in the run folder (hard links when the
-file system allows, else copies) and appends one record to the run log; the sender uploads
+once. ``log_artifact`` copies the files into the run folder, hashing while copying (so a file
+rewritten in place after logging keeps its logged content), and appends one record to the
+run log; the sender uploads
 the blobs before that record, and the server commits the version only when every file is
 there. ``artifact.wait()`` waits for the commit.
 """
@@ -31,7 +32,8 @@ from typing import Any
 
 from kiseki.core.errors import NotFoundError, UsageError, ValidationError
 from kiseki.core.names import (
-    check_alias, check_artifact_name, check_artifact_path, parse_artifact_ref,
+    check_alias, check_artifact_name, check_artifact_path, check_artifact_type,
+    parse_artifact_ref,
 )
 from kiseki.core.values import sanitize
 
@@ -83,7 +85,7 @@ class Artifact:
                  metadata: dict[str, Any] | None = None,
                  tags: list[str] | None = None) -> None:
         self.name = check_artifact_name(name)
-        self.type = check_artifact_name(type, "artifact type")
+        self.type = check_artifact_type(type)
         self.description = description
         self.metadata: dict[str, Any] = dict(metadata or {})
         self.tags: list[str] = [str(t) for t in (tags or [])]
@@ -394,10 +396,7 @@ class Artifact:
                 return
             os.makedirs(os.path.dirname(target), exist_ok=True)
             tmp = f"{target}.{uuid.uuid4().hex[:8]}.kiseki-tmp"
-            try:
-                os.link(cached_path(entry.sha256), tmp)  # same file system: no copy
-            except OSError:
-                shutil.copyfile(cached_path(entry.sha256), tmp)
+            shutil.copyfile(cached_path(entry.sha256), tmp)  # a copy: edits stay out of the cache
             os.replace(tmp, target)
 
         from concurrent.futures import ThreadPoolExecutor
@@ -530,27 +529,39 @@ def _s3_head(bucket: str, key: str) -> tuple[str | None, int]:
 
 
 def stage(artifact: Artifact, folder: str) -> tuple[list[list[Any]], list[list[Any]], list[str]]:
-    """Stage the artifact's local files in ``folder`` by sha256 (hard link, else copy) and
-    return the manifest rows and the digests to upload."""
+    """Copy the artifact's local files into ``folder`` by sha256, hashing while copying, and
+    return the manifest rows and the digests to upload.
+
+    A copy, not a link: a training loop that rewrites ``ckpt.pt`` in place after logging it
+    must not change what was logged. A file that changed since ``add_file`` is logged as it is
+    now (its digest and size are taken from the copy)."""
     os.makedirs(folder, exist_ok=True)
     files, refs, blobs = [], [], []
     for entry in sorted(artifact._entries.values(), key=lambda e: e.path):
         if entry.sha256 is None:
             refs.append([entry.path, entry.ref, entry.ref_digest, entry.size])
             continue
+        if entry.local_path is not None:
+            entry.sha256, entry.size = _copy_hashed(entry.local_path, folder, entry.sha256)
+            blobs.append(entry.sha256)
         files.append([entry.path, entry.sha256, entry.size])
-        if entry.local_path is None:
-            continue  # inherited from a committed version: already in the store
-        target = os.path.join(folder, entry.sha256)
-        if not os.path.exists(target):
-            tmp = f"{target}.{os.getpid()}.tmp"
-            try:
-                os.link(entry.local_path, tmp)
-            except OSError:
-                shutil.copyfile(entry.local_path, tmp)
-            os.replace(tmp, target)
-        blobs.append(entry.sha256)
     return files, refs, sorted(set(blobs))
+
+
+def _copy_hashed(source: str, folder: str, expected: str) -> tuple[str, int]:
+    if os.path.isfile(os.path.join(folder, expected)) and file_sha256(source)[0] == expected:
+        return expected, os.path.getsize(source)  # staged before (a re-log of the same file)
+    tmp = os.path.join(folder, f".stage-{uuid.uuid4().hex}")
+    digest = hashlib.sha256()
+    size = 0
+    with open(source, "rb") as src, open(tmp, "wb") as out:
+        while chunk := src.read(CHUNK):
+            digest.update(chunk)
+            out.write(chunk)
+            size += len(chunk)
+    sha = digest.hexdigest()
+    os.replace(tmp, os.path.join(folder, sha))
+    return sha, size
 
 
 def make_record(artifact: Artifact, folder: str, aliases: list[str]) -> Any:

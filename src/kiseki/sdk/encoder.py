@@ -49,6 +49,9 @@ class MediaEncoder:
         """Queue a value; when the queue is full, wait (back-pressure) up to ``BLOCK_S``, then
         drop it with a warning and a MediaStored error. Never raises."""
         queue = self._queue
+        if not self._thread.is_alive():
+            self._emit(rec.MediaStored(media_id, {}, error="dropped: the media encoder stopped"))
+            return False
         if len(queue) >= MAX_QUEUE:
             deadline = time.monotonic() + BLOCK_S
             while len(queue) >= MAX_QUEUE and self._thread.is_alive():
@@ -82,6 +85,8 @@ class MediaEncoder:
             self._busy = 1
             try:
                 self._encode_one(media, media_id, key, kind, value)
+            except Exception:  # noqa: BLE001 - this thread must outlive any one value
+                pass
             finally:
                 del value
                 self._busy = 0

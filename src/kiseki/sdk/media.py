@@ -601,9 +601,12 @@ class Histogram:
         self.histogram: list[float] = []
         self.bins: list[float] = []
         try:
-            self._build(sequence, np_histogram, num_bins)
+            with _np().errstate(all="ignore"):
+                self._build(sequence, np_histogram, num_bins)
         except MediaError as exc:
             self.problem = str(exc)
+        except (ValueError, TypeError, ArithmeticError, Warning) as exc:  # Warning: under -W error
+            self.problem = f"Histogram() cannot bin these values: {exc}"
 
     def _build(self, sequence: Any, np_histogram: Any, num_bins: int) -> None:
         np = _np()
@@ -685,11 +688,17 @@ class Table:
             self.problem = f"table has {len(self.columns)} columns; at most {MAX_TABLE_COLUMNS}"
         self.data: list[list[Any]] = []
         if data is not None:
+            rows = []
+            for i, row in enumerate(data):
+                if isinstance(row, (str, bytes)) or not hasattr(row, "__iter__"):
+                    self.warnings.append(f"table row {i} is a {type(row).__name__}, not a list "
+                                         "of cells; kept as a one-cell row")
+                    row = [row]
+                rows.append(list(row))
             if not self.columns:
-                data = [list(r) for r in data]
-                width = max((len(r) for r in data), default=0)
+                width = max((len(r) for r in rows), default=0)
                 self.columns = [f"c{i}" for i in range(width)]
-            for row in data:
+            for row in rows:
                 self.add_data(*row)
 
     def add_data(self, *cells: Any) -> None:

@@ -236,7 +236,7 @@ class Run:
         try:
             if self._pid == _getpid() and not self._media_closed:
                 self._append(record)
-        except KisekiError:
+        except Exception:  # noqa: BLE001 - the encoder thread must never die of a log error
             pass
 
     # -- artifacts ------------------------------------------------------------------------------

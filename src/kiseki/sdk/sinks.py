@@ -339,6 +339,8 @@ class HttpSink:
                 "Content-Range": f"bytes {offset}-{offset + n - 1}/{size}"},
                 timeout=self._httpx.Timeout(600.0, connect=5.0))
             if resp.status_code in (202, 409):
+                if resp.status_code == 409:
+                    time.sleep(0.2)  # another sender is on this blob, or we were behind
                 offset = int(resp.json().get("received", offset))
                 if offset >= size:  # complete but not yet committed: send the last byte again
                     offset = size - 1

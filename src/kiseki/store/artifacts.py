@@ -17,11 +17,13 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from kiseki.core import records as rec
 from kiseki.core.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
 from kiseki.core.names import (
-    check_alias, check_artifact_name, check_artifact_path, version_index,
+    check_alias, check_artifact_name, check_artifact_path, check_artifact_type,
+    version_index,
 )
 from kiseki.core.values import from_json_safe, to_json_safe
 from kiseki.store.queries import project_pk
@@ -59,8 +61,13 @@ def _collection(conn: Connection, project_id: int | None, kind: str, name: str, 
     if not create:
         raise NotFoundError(f"{'registered model' if kind == 'registry' else 'artifact'} "
                             f"{name!r} not found")
-    conn.execute(insert(artifact_collections).values(
-        project_id=project_id, kind=kind, name=name, type=type_, created_at=time.time()))
+    try:  # two writers creating the same collection at once: the second finds the first's
+        with conn.begin_nested():
+            conn.execute(insert(artifact_collections).values(
+                project_id=project_id, kind=kind, name=name, type=type_,
+                created_at=time.time()))
+    except IntegrityError:
+        pass
     return conn.execute(select(artifact_collections).where(*cond)).one()
 
 
@@ -74,7 +81,7 @@ def commit_version(conn: Connection, project_id: int, run_pk: int, r: rec.Artifa
     if found is not None:  # a retried commit
         return _describe(conn, found)
     name = check_artifact_name(r.name)
-    type_ = check_artifact_name(r.type, "artifact type")
+    type_ = check_artifact_type(r.type)
     aliases = [check_alias(a) for a in r.aliases if a != "latest"]
     if len(r.files) + len(r.references) > MAX_FILES:
         raise ValidationError(f"artifact {name!r} has more than {MAX_FILES:,} files")

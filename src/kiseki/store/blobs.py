@@ -14,6 +14,7 @@ itself, or None) and ``download_url``/``upload_url`` (presigned URLs on S3, None
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -50,6 +51,14 @@ class LocalBlobStore:
     def local_path(self, sha: str) -> str | None:
         path = self.path(sha)
         return path if os.path.isfile(path) else None
+
+    def touch(self, sha: str) -> None:
+        """Mark a blob as wanted now: ``kiseki gc`` keeps blobs younger than its min age, so an
+        upload that found its blob already stored is safe until its commit arrives."""
+        try:
+            os.utime(self.path(sha))
+        except OSError:
+            pass
 
     def download_url(self, sha: str, filename: str | None = None) -> str | None:
         return None
@@ -108,6 +117,7 @@ class LocalBlobStore:
         if os.path.isfile(final):
             for _ in chunks:  # drain, so a streaming caller sees the body consumed
                 pass
+            self.touch(sha)
             return os.path.getsize(final)
         folder = os.path.dirname(final)
         os.makedirs(folder, exist_ok=True)
@@ -434,18 +444,39 @@ class PartialUploads:
         except OSError:
             return 0
 
-    def append(self, sha: str, start: int, chunks: Iterable[bytes]) -> int:
-        """Write a part starting at byte ``start`` (which must be what was received so far);
-        return the bytes received in all."""
-        path = self.path(sha)
+    @contextlib.contextmanager
+    def lock(self, sha: str) -> Iterator[None]:
+        """One part of one blob at a time (across server workers: a file lock)."""
+        import fcntl
+
+        os.makedirs(self.folder, exist_ok=True)
+        fd = os.open(self.path(sha) + ".lock", os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            try:  # never wait: the server's event loop must not block on a part in flight
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise PartOffsetError(self.received(sha), busy=True) from None
+            yield
+        finally:
+            os.close(fd)
+
+    def open_part(self, sha: str, start: int) -> BinaryIO:
+        """The partial file opened to append a part starting at byte ``start`` (which must be
+        what was received so far)."""
         os.makedirs(self.folder, exist_ok=True)
         have = self.received(sha)
         if start != have:
             raise PartOffsetError(have)
-        with open(path, "ab") as out:
-            for chunk in chunks:
-                out.write(chunk)
-        return self.received(sha)
+        return open(self.path(sha), "ab")
+
+    def append(self, sha: str, start: int, chunks: Iterable[bytes]) -> int:
+        """Write a part starting at byte ``start``; return the bytes received in all."""
+        with self.lock(sha):
+            out = self.open_part(sha, start)
+            with out:
+                for chunk in chunks:
+                    out.write(chunk)
+            return self.received(sha)
 
     def finish(self, sha: str, store: Any) -> int:
         """Verify the complete upload's digest and hand it to the blob store."""
@@ -458,13 +489,20 @@ class PartialUploads:
             os.unlink(path)
             raise BlobMismatchError(f"uploaded parts have sha256 {digest.hexdigest()}, not "
                                     f"{sha}; the upload was corrupted, start it again")
-        return int(store.adopt(sha, path))
+        size = int(store.adopt(sha, path))
+        try:
+            os.unlink(path + ".lock")
+        except OSError:
+            pass
+        return size
 
 
 class PartOffsetError(ValidationError):
     """A part that does not start where the received bytes end."""
 
-    def __init__(self, received: int) -> None:
-        super().__init__(f"part does not start at byte {received}, the bytes received so far; "
-                         "resume from there")
+    def __init__(self, received: int, busy: bool = False) -> None:
+        super().__init__(
+            "another part of this upload is being received; retry shortly" if busy else
+            f"part does not start at byte {received}, the bytes received so far; resume from "
+            "there")
         self.received = received

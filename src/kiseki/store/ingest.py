@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy.exc import DataError
 
 from kiseki.core import records as rec
 from kiseki.core.keys import validate_key
@@ -26,6 +27,10 @@ from kiseki.store.tables import (
 )
 
 MEDIA_KINDS = frozenset({"image", "images", "table", "histogram"})
+# records whose handler writes several rows: applied in a savepoint, so a refusal half way
+# leaves nothing behind
+_ISOLATED = frozenset({rec.Media, rec.MediaStored, rec.ArtifactLogged, rec.ArtifactUsed,
+                       rec.ArtifactLinked})
 
 MAX_CONSOLE_LINE = 100_000
 _MISSING = object()
@@ -108,7 +113,14 @@ class BatchApplier:
         try:
             if type(record) is not rec.Metrics:
                 record = _scrub(record)
-            handler(record)
+            if type(record) in _ISOLATED:  # several writes: all or nothing when refused
+                try:
+                    with self.conn.begin_nested():
+                        handler(record)
+                except DataError as exc:  # a value the database refuses (too long, ...)
+                    raise ValidationError(f"the database refused a value: {exc.orig}") from None
+            else:
+                handler(record)
         except ValidationError as exc:  # one bad record is quarantined, never blocks (R08)
             self.rejected.append(f"seq {seq}: {exc}")
 
@@ -239,7 +251,8 @@ class BatchApplier:
         self.conn.execute(insert(media).values(
             run_pk=self.run_pk, key=name, step=r.step, media_id=r.media_id[:64], kind=r.kind,
             state="stored" if inline else "pending",
-            data=to_json_safe(r.data, negative_zero=True) if inline else None, ts=r.ts))
+            data=to_json_safe(r.data, negative_zero=True) if inline else None, ts=r.ts,
+            blobs=[] if inline else None))
         self.media_changed = True
 
     def _on_MediaStored(self, r: rec.MediaStored) -> None:

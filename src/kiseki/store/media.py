@@ -252,6 +252,8 @@ def table_page(conn: Connection, cache: TableCache, load: Any, project: str, run
         return {**base, "columns": list(data.get("columns") or []),
                 "types": dict(data.get("types") or {}), "total": 0, "rows_total": 0,
                 "rows": [], "groups": None}
+    if not blob_in_project(conn, project, data["sha256"]):  # a descriptor naming another
+        raise NotFoundError(f"table {key!r} of {project}/{run_id} is not readable")  # project's
     table = cache.get(data["sha256"], load)
     index = cache.order(table, filter_text or "", sort, desc)
     rows = [{"index": i, "cells": table.rows[i]} for i in index[offset:offset + limit]]

@@ -217,6 +217,10 @@ artifact_collections = Table(
     UniqueConstraint("project_id", "kind", "name", name="uq_artifact_collection"),
 )
 
+Index("uq_registry_name", artifact_collections.c.name, unique=True,
+      sqlite_where=artifact_collections.c.kind == "registry",
+      postgresql_where=artifact_collections.c.kind == "registry")
+
 artifact_versions = Table(
     "artifact_versions", metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),

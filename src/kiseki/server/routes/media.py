@@ -15,9 +15,10 @@ from kiseki.core.errors import PayloadTooLargeError, ValidationError
 from kiseki.server.deps import Store
 from kiseki.server.respond import json_response, stream_blob
 from kiseki.server.schemas import BlobStored, Histograms, MediaAtStep, MediaKeys, TablePage
-from kiseki.store.blobs import PartialUploads, PartOffsetError, check_digest
+from kiseki.store.blobs import LocalBlobStore, PartialUploads, PartOffsetError, check_digest
 
 router = APIRouter(tags=["media"])
+MAX_PART_BYTES = 256 * 1024 * 1024  # one part of a resumable upload
 
 # What a blob is served as: only image formats the browser shows inline; anything else is a
 # download (never active content, I14/I19).
@@ -45,7 +46,14 @@ async def missing_blobs(body: BlobList, store: Store) -> Response:
     blobs = store.blob_store()
 
     def work() -> list[str]:
-        return [sha for sha in body.sha256 if not blobs.exists(sha)]
+        missing = []
+        for sha in body.sha256:
+            if blobs.exists(sha):
+                if isinstance(blobs, LocalBlobStore):
+                    blobs.touch(sha)  # wanted again: gc keeps it until the commit arrives
+            else:
+                missing.append(sha)
+        return missing
 
     return json_response({"missing": await run_in_threadpool(work)})
 
@@ -100,6 +108,10 @@ async def get_blob_batch(project: str, body: BlobFetch, store: Store) -> Respons
 
     def work() -> bytes:
         store.blob_access_many(project, body.sha256)
+        blobs = store.blob_store()
+        if sum(blobs.size(sha) for sha in body.sha256) > 32 * 1024 * 1024:
+            raise PayloadTooLargeError("blobs asked for add up to more than 32 MiB; ask for "
+                                       "fewer at once (big files one by one)")
         out: list[tuple[str, bytes]] = []
         size = 0
         for sha in body.sha256:
@@ -166,25 +178,42 @@ async def _put_part(sha: str, header: str, request: Request, store: Any, limit: 
     if not start <= end < total or total > limit:
         raise ValidationError(f"Content-Range {header!r} is not a part of a blob of at most "
                               f"{limit} bytes")
+    if end - start + 1 > MAX_PART_BYTES:
+        raise PayloadTooLargeError(f"part of {end - start + 1} bytes is over the "
+                                   f"{MAX_PART_BYTES}-byte part limit; send smaller parts")
     partials = _partials(request)
-    if partials.received(sha) == total:  # every byte arrived before; the commit did not
-        size = await run_in_threadpool(partials.finish, sha, store.blob_store())
-        return json_response({"sha256": sha, "size": size}, status_code=201)
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > end - start + 1:
-            break
-    if len(body) != end - start + 1:
-        raise ValidationError(f"part has {len(body)} bytes but Content-Range says "
-                              f"{end - start + 1}")
     try:
-        received = await run_in_threadpool(partials.append, sha, start, [bytes(body)])
+        lock = partials.lock(sha)
+        lock.__enter__()
     except PartOffsetError as exc:
         return json_response({"detail": str(exc), "received": exc.received}, status_code=409)
-    if received < total:
-        return json_response({"received": received}, status_code=202)
-    size = await run_in_threadpool(partials.finish, sha, store.blob_store())
+    try:
+        if partials.received(sha) == total:  # every byte arrived before; the commit did not
+            size = await run_in_threadpool(partials.finish, sha, store.blob_store())
+            return json_response({"sha256": sha, "size": size}, status_code=201)
+        try:
+            writer = partials.open_part(sha, start)
+        except PartOffsetError as exc:
+            return json_response({"detail": str(exc), "received": exc.received},
+                                 status_code=409)
+        written = 0
+        try:  # streamed to the partial file: a part never sits in memory
+            async for chunk in request.stream():
+                written += len(chunk)
+                if written > end - start + 1:
+                    break
+                writer.write(chunk)
+        finally:
+            writer.close()
+        if written != end - start + 1:  # what did arrive is a valid prefix: kept to resume
+            raise ValidationError(f"part has {written} bytes but Content-Range says "
+                                  f"{end - start + 1}")
+        received = partials.received(sha)
+        if received < total:
+            return json_response({"received": received}, status_code=202)
+        size = await run_in_threadpool(partials.finish, sha, store.blob_store())
+    finally:
+        lock.__exit__(None, None, None)
     return json_response({"sha256": sha, "size": size}, status_code=201)
 
 
