@@ -3,7 +3,10 @@ bundle served at / with deep links falling back to the app."""
 
 from __future__ import annotations
 
+import math
+import struct
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -129,3 +132,109 @@ def test_live_stream_is_not_compressed(tmp_path: Path, server: ServerProcess) ->
                       params={"max_seconds": 1}, headers={"Accept-Encoding": "gzip"}) as live:
         assert live.headers["content-type"].startswith("text/event-stream")
         assert "content-encoding" not in live.headers
+
+
+def _decode_series(body: bytes) -> dict[str, Any]:
+    """The binary query_series answer (see ``routes/metrics.py``) as lists of floats."""
+    import json
+
+    assert body[:4] == b"KSS1"
+    (length,) = struct.unpack_from("<I", body, 4)
+    start = 8 + length
+    assert start % 8 == 0
+    head = json.loads(body[8:start])
+    at = start
+    series = []
+    for s in head["series"]:
+        cols = {}
+        for c in head["columns"]:
+            cols[c] = list(struct.unpack_from(f"<{s['n']}d", body, at))
+            at += 8 * s["n"]
+        series.append({"run": s["run"], "key": s["key"], "x_axis": s["x_axis"], **cols})
+    assert at == len(body)
+    return {"columns": head["columns"], "series": series, "missing": head["missing"]}
+
+
+def _revive(v: Any) -> float:
+    if isinstance(v, dict):
+        return {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}[v["$float"]]
+    return math.nan if v is None else float(v)
+
+
+def _same_float(a: float, b: float) -> bool:
+    """Equal bit for bit (the sign of zero included); any NaN equals any NaN."""
+    return (math.isnan(a) and math.isnan(b)) or struct.pack("<d", a) == struct.pack("<d", b)
+
+
+def test_binary_series_answer_holds_the_json_numbers(tmp_path: Path) -> None:
+    """Charts ask for query_series as float64 columns (Accept: application/x-kiseki-series):
+    the same numbers as the JSON answer, NaN, ±inf and -0.0 exact, only the columns asked for;
+    clients that do not ask get JSON."""
+    import asyncio
+
+    from kiseki.core import records as rec
+    from kiseki.server.app import create_app
+    from kiseki.server.settings import ServerSettings
+    from kiseki.store.sqlstore import SQLStore
+
+    special = {3: math.nan, 4: math.inf, 5: -math.inf, 6: -0.0, 7: 5e-324,
+               8: 1.7976931348623157e308, 9: 1 / 3}
+    store = SQLStore.open(f"sqlite:///{tmp_path}/k.db")
+    for run, n in (("r0", 20), ("r1", 3000)):
+        store.ingest("web", run, "s", [(1, rec.RunStart(project="web", run_id=run, name=run,
+                                                        created_at=1.0))])
+        store.ingest("web", run, "s", [
+            (i + 2, rec.Metrics(i, 1.0 + i * 0.1, {"loss": special.get(i, math.sin(i) * 1e-3)}))
+            for i in range(n)])
+    app = create_app(ServerSettings(data_dir=str(tmp_path)), store=store)
+
+    async def ask(body: dict[str, Any], accept: str) -> httpx.Response:
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://kiseki") as client:
+            return await client.post("/api/v1/projects/web/series", json=body,
+                                     headers={"Accept": accept})
+
+    def both(body: dict[str, Any], accept: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        as_json = asyncio.run(ask(body, "application/json"))
+        binary = asyncio.run(ask(body, accept))
+        assert as_json.headers["content-type"].startswith("application/json")
+        assert binary.status_code == 200, binary.text
+        assert binary.headers["content-type"] == "application/x-kiseki-series"
+        return as_json.json(), _decode_series(binary.content)
+
+    try:
+        queries = [
+            {"buckets": 1000},  # raw points: the special values themselves
+            {"buckets": 7},  # buckets of many points: min, max, mean, last and count differ
+            {"buckets": 50, "x_min": 2.5, "x_max": 1200},
+            {"buckets": 1000, "x_axis": "_timestamp"},  # x not whole numbers
+        ]
+        for q in queries:
+            body = {"runs": ["r0", "r1", "nope"], "keys": ["loss", "acc"], **q}
+            js, bn = both(body, "application/x-kiseki-series")
+            assert bn["columns"] == ["x", "min", "max", "mean", "last", "count"]
+            assert bn["missing"] == js["missing"] and len(js["missing"]) == 4
+            assert len(bn["series"]) == len(js["series"]) == 2
+            for sj, sb in zip(js["series"], bn["series"]):
+                assert (sb["run"], sb["key"], sb["x_axis"]) == (sj["run"], sj["key"], sj["x_axis"])
+                for c in bn["columns"]:
+                    want = [_revive(v) for v in sj[c]]
+                    assert len(sb[c]) == len(want) > 0
+                    assert all(_same_float(a, b) for a, b in zip(sb[c], want)), (q, sj["run"], c)
+        # the raw answer really carries the special values (so the comparison above covers them)
+        js, bn = both({"runs": ["r0"], "keys": ["loss"], "buckets": 1000},
+                      'application/x-kiseki-series; columns="x last count", application/json;q=0.5')
+        last = bn["series"][0]["last"]
+        assert math.isnan(last[3]) and last[4] == math.inf and last[5] == -math.inf
+        assert last[6] == 0.0 and math.copysign(1.0, last[6]) == -1.0
+        assert last[7] == 5e-324 and last[8] == 1.7976931348623157e308 and last[9] == 1 / 3
+        assert bn["columns"] == ["x", "last", "count"]  # only the columns asked for
+        assert bn["series"][0]["x"] == list(range(20)) and bn["series"][0]["count"] == [1.0] * 20
+        # declined (q=0) or not asked for: JSON; an unknown column: a 4xx naming it
+        body = {"runs": ["r0"], "keys": ["loss"], "buckets": 10}
+        declined = asyncio.run(ask(body, "application/x-kiseki-series;q=0, application/json"))
+        assert declined.headers["content-type"].startswith("application/json")
+        bad = asyncio.run(ask(body, 'application/x-kiseki-series; columns="x median"'))
+        assert 400 <= bad.status_code < 500 and "median" in bad.text
+    finally:
+        store.close()

@@ -1,6 +1,7 @@
 // Typed calls to the kiseki API by operation id. Method, path and types all come from the
 // server's OpenAPI document (see scripts/gen-client.mjs), so a renamed route or field fails the
 // type check instead of failing in a user's browser.
+import { decodeSeries, fromJsonSeries, seriesAccept, SERIES_MEDIA, type DecodedSeriesMany, type SeriesColumn } from "../lib/seriesCodec";
 import { OPERATIONS, type OperationId } from "./ops.gen";
 import type { components, operations } from "./schema.gen";
 
@@ -115,8 +116,9 @@ export function setToken(value: string | null): void {
 }
 if (typeof sessionStorage !== "undefined") token = sessionStorage.getItem("kiseki.token");
 
-export async function call<K extends OperationId>(op: K, args: CallArgs<K> = {}): Promise<ResultOf<K>> {
-  const headers: Record<string, string> = { Accept: "application/json" };
+/** The response of ``op`` (status 2xx; otherwise an ApiError with the server's detail). */
+async function send<K extends OperationId>(op: K, args: CallArgs<K>, accept: string): Promise<Response> {
+  const headers: Record<string, string> = { Accept: accept };
   if (token) headers["Authorization"] = `Bearer ${token}`;
   const init: RequestInit = { method: OPERATIONS[op].method, headers, signal: args.signal };
   if (args.body !== undefined) {
@@ -124,11 +126,11 @@ export async function call<K extends OperationId>(op: K, args: CallArgs<K> = {})
     init.body = JSON.stringify(args.body);
   }
   const response = await fetch(urlFor(op, args), init);
-  const text = await response.text();
   if (response.status === 401 && typeof window !== "undefined") {
     window.dispatchEvent(new CustomEvent(AUTH_REQUIRED));
   }
   if (!response.ok) {
+    const text = await response.text();
     let detail = text;
     try {
       const parsed = JSON.parse(text) as { detail?: unknown };
@@ -138,5 +140,23 @@ export async function call<K extends OperationId>(op: K, args: CallArgs<K> = {})
     }
     throw new ApiError(response.status, detail || response.statusText);
   }
-  return parseJson(text) as ResultOf<K>;
+  return response;
+}
+
+export async function call<K extends OperationId>(op: K, args: CallArgs<K> = {}): Promise<ResultOf<K>> {
+  const response = await send(op, args, "application/json");
+  return parseJson(await response.text()) as ResultOf<K>;
+}
+
+/** ``query_series`` in its binary form (see lib/seriesCodec): only ``columns`` (all when
+ * omitted), as Float64Arrays. A server that answers JSON instead is read as well. */
+export async function querySeries(
+  args: CallArgs<"query_series">,
+  columns?: readonly SeriesColumn[],
+): Promise<DecodedSeriesMany> {
+  const response = await send("query_series", args, `${seriesAccept(columns)}, application/json;q=0.5`);
+  if ((response.headers.get("content-type") ?? "").startsWith(SERIES_MEDIA)) {
+    return decodeSeries(await response.arrayBuffer());
+  }
+  return fromJsonSeries(parseJson(await response.text()) as ResultOf<"query_series">, columns);
 }

@@ -1,9 +1,9 @@
 // The canvas of one chart panel: a uPlot instance drawing prepared lines (see ChartModel), a
 // faint min/max band behind each line, drag-to-zoom and double-click to reset. Data fetching,
 // smoothing and the legend live in MetricPanel.
-import { useEffect, useRef } from "react";
+import { useEffect, useLayoutEffect, useRef } from "react";
 import uPlot from "uplot";
-import type { Aligned } from "../lib/buckets";
+import type { Aligned, Numbers } from "../lib/buckets";
 import { withAlpha } from "../lib/colors";
 import { formatNumber } from "../lib/format";
 import { cssVar, type Theme } from "../lib/theme";
@@ -17,16 +17,16 @@ export interface ChartLine {
   dash?: number[];
   /** the metric key this line shows */
   key: string;
-  x: number[];
+  x: Numbers;
   /** the values drawn as the line (bucket ``last``, or the group mean); may hold NaN/±inf */
-  y: number[];
+  y: Numbers;
   /** smoothed ``y``; null where ``y`` is not finite */
   s: (number | null)[];
   /** band: bucket min / max (for groups: lowest min / highest max across the group's runs) */
-  lo: number[];
-  hi: number[];
+  lo: Numbers;
+  hi: Numbers;
   /** points per bucket (runs per x for groups) */
-  n: number[];
+  n: Numbers;
 }
 
 export interface ChartModel {
@@ -79,11 +79,23 @@ export function durationTick(seconds: number | null): string {
 
 const FILL_MAX_LINES = 12;
 
+// Canvas positions of one line's band, reused across lines and draws (no allocation per draw).
+let scratch = { px: new Float64Array(0), hi: new Float64Array(0), lo: new Float64Array(0), ok: new Uint8Array(0) };
+
+function bandScratch(n: number): typeof scratch {
+  if (scratch.px.length < n) {
+    const size = Math.max(n, scratch.px.length * 2);
+    scratch = { px: new Float64Array(size), hi: new Float64Array(size), lo: new Float64Array(size), ok: new Uint8Array(size) };
+  }
+  return scratch;
+}
+
 function drawBands(u: uPlot, model: ChartModel): void {
   const ctx = u.ctx;
   const { left, top, width, height } = u.bbox;
   const xmin = model.xRange[0];
   const xmax = model.xRange[1];
+  const logY = model.logY;
   ctx.save();
   ctx.beginPath();
   ctx.rect(left, top, width, height);
@@ -95,66 +107,74 @@ function drawBands(u: uPlot, model: ChartModel): void {
   const sy = u.scales["y"];
   const linear = (s: uPlot.Scale | undefined): s is uPlot.Scale & { min: number; max: number } =>
     !!s && s.distr === 1 && s.min != null && s.max != null && s.max > s.min;
-  const xPos: (v: number) => number = linear(sx)
-    ? ((x0: number, k: number) => (v: number) => left + (v - x0) * k)(sx.min, width / (sx.max - sx.min))
-    : (v) => u.valToPos(v, "x", true);
-  const yPos: (v: number) => number = linear(sy)
-    ? ((y0: number, k: number) => (v: number) => top + height - (v - y0) * k)(sy.min, height / (sy.max - sy.min))
-    : (v) => u.valToPos(v, "y", true);
+  const xLinear = linear(sx);
+  const yLinear = linear(sy);
+  const x0 = xLinear ? sx.min : 0;
+  const kx = xLinear ? width / (sx.max - sx.min) : 0;
+  const y0 = yLinear ? sy.min : 0;
+  const ky = yLinear ? height / (sy.max - sy.min) : 0;
+  const bottom = top + height;
+  // Filling 100 overlapping translucent bands blends every pixel 100 times (the costliest part
+  // of a many-run chart); past FILL_MAX_LINES only the envelopes are drawn, which keeps every
+  // spike visible, and the band polygon is not built at all.
+  const fill = model.lines.length <= FILL_MAX_LINES;
   for (const line of model.lines) {
     const { x, lo, hi } = line;
-    const ok = (i: number): boolean => {
+    const n = x.length;
+    const { px, hi: phi, lo: plo, ok } = bandScratch(n);
+    for (let i = 0; i < n; i++) {
       const a = lo[i] as number;
       const b = hi[i] as number;
-      if (!Number.isFinite(a) || !Number.isFinite(b)) return false;
-      return !model.logY || (a > 0 && b > 0);
-    };
-    const path = new Path2D(); // the band
+      const xi = x[i] as number;
+      // a finite band (positive on log scales) at an x inside the range's right edge
+      const good = a - a === 0 && b - b === 0 && (!logY || (a > 0 && b > 0)) && xi <= xmax;
+      ok[i] = good ? 1 : 0;
+      if (!good) continue;
+      px[i] = xLinear ? left + (xi - x0) * kx : u.valToPos(xi, "x", true);
+      phi[i] = yLinear ? bottom - (b - y0) * ky : u.valToPos(b, "y", true);
+      plo[i] = yLinear ? bottom - (a - y0) * ky : u.valToPos(a, "y", true);
+    }
+    const path = fill ? new Path2D() : null; // the band
     const edges = new Path2D(); // its max and min envelopes, stroked so a one-bucket spike shows
     let any = false;
     let i = 0;
     // polygons over runs of consecutive buckets that have a finite band and a non-zero width
-    while (i < x.length) {
-      if (!ok(i) || (x[i] as number) > xmax) {
+    while (i < n) {
+      if (!ok[i]) {
         i++;
         continue;
       }
       let j = i;
-      while (j + 1 < x.length && ok(j + 1) && (x[j + 1] as number) <= xmax) j++;
-      let flat = true;
-      for (let k = i; k <= j; k++) if (lo[k] !== hi[k]) flat = false;
+      let flat = lo[i] === hi[i];
+      while (j + 1 < n && ok[j + 1]) {
+        j++;
+        if (flat && lo[j] !== hi[j]) flat = false;
+      }
       if (!flat && (x[j] as number) >= xmin) {
         any = true;
         if (i === j) {
-          const px = xPos(x[i] as number);
-          const y0 = yPos(hi[i] as number);
-          const y1 = yPos(lo[i] as number);
-          path.rect(px - minBar / 2, Math.min(y0, y1), minBar, Math.max(minBar, Math.abs(y1 - y0)));
+          const y0 = phi[i] as number;
+          const y1 = plo[i] as number;
+          const bar = [(px[i] as number) - minBar / 2, Math.min(y0, y1), minBar, Math.max(minBar, Math.abs(y1 - y0))] as const;
+          if (path) path.rect(...bar);
+          else edges.rect(...bar);
         } else {
-          const px = (k: number) => xPos(x[k] as number);
-          const phi = (k: number) => yPos(hi[k] as number);
-          const plo = (k: number) => yPos(lo[k] as number);
-          path.moveTo(px(i), phi(i));
-          edges.moveTo(px(i), phi(i));
-          for (let k = i + 1; k <= j; k++) {
-            path.lineTo(px(k), phi(k));
-            edges.lineTo(px(k), phi(k));
+          edges.moveTo(px[i] as number, phi[i] as number);
+          for (let k = i + 1; k <= j; k++) edges.lineTo(px[k] as number, phi[k] as number);
+          edges.moveTo(px[j] as number, plo[j] as number);
+          for (let k = j - 1; k >= i; k--) edges.lineTo(px[k] as number, plo[k] as number);
+          if (path) {
+            path.moveTo(px[i] as number, phi[i] as number);
+            for (let k = i + 1; k <= j; k++) path.lineTo(px[k] as number, phi[k] as number);
+            for (let k = j; k >= i; k--) path.lineTo(px[k] as number, plo[k] as number);
+            path.closePath();
           }
-          edges.moveTo(px(j), plo(j));
-          for (let k = j; k >= i; k--) {
-            path.lineTo(px(k), plo(k));
-            edges.lineTo(px(k), plo(k));
-          }
-          path.closePath();
         }
       }
       i = j + 1;
     }
     if (any) {
-      // Filling 100 overlapping translucent bands blends every pixel 100 times (the costliest
-      // part of a many-run chart); past FILL_MAX_LINES only the envelopes are drawn, which
-      // keeps every spike visible.
-      if (model.lines.length <= FILL_MAX_LINES) {
+      if (path) {
         ctx.fillStyle = withAlpha(line.color, 0.15);
         ctx.fill(path);
       }
@@ -191,7 +211,10 @@ export function ChartPlot(props: ChartPlotProps) {
     ...model.lines.map((l) => `${l.id}\u0001${l.color}\u0001${l.label}\u0001${l.dash?.join(",") ?? ""}`),
   ].join("\u0002");
 
-  useEffect(() => {
+  // Layout effects: the plot is built and drawn in the task that commits the panel, so the
+  // browser lays out and paints the page once with the chart in it (a passive effect ran after
+  // that paint, waiting for the next frame, and cost every panel a second layout and paint).
+  useLayoutEffect(() => {
     const el = host.current;
     if (!el) return;
     const model = current.current;
@@ -215,8 +238,11 @@ export function ChartPlot(props: ChartPlotProps) {
           points: { show: false },
         });
     }
+    // Many lines are drawn 1 px wide: a software canvas strokes 1 px lines on a fast path, and
+    // 100 lines 1.5 px wide cost ~8x as much to draw (~45 vs ~6 ms per 100-run panel).
+    const lineWidth = model.lines.length > FILL_MAX_LINES ? 1 : 1.5;
     for (const line of model.lines)
-      series.push({ label: line.label, stroke: line.color, width: 1.5, dash: line.dash });
+      series.push({ label: line.label, stroke: line.color, width: lineWidth, dash: line.dash });
     const opts: uPlot.Options = {
       width: Math.max(100, el.clientWidth),
       height,
@@ -307,7 +333,7 @@ export function ChartPlot(props: ChartPlotProps) {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [shape]);
 
-  useEffect(() => {
+  useLayoutEffect(() => {
     const u = plot.current;
     if (!u || drawnModel.current === model) return;
     drawnModel.current = model;

@@ -158,3 +158,44 @@ describe("alignToColumns", () => {
     expect(alignLines([a, b], { x0: 0, x1: 3, n: 3 }).x).toEqual([0, 1, 2, 3]);
   });
 });
+
+describe("Float64Array columns (the binary series answer)", () => {
+  const f = (xs: number[]) => Float64Array.from(xs);
+
+  it("extent over typed and plain arrays alike", () => {
+    expect(extent([f([1, NaN, 5, -Infinity]), [Infinity, -2, null]])).toEqual([-2, 5]);
+    expect(extent([f([0, -1, 0.5, 8, Infinity])], true)).toEqual([0.5, 8]);
+    expect(extent([f([NaN, Infinity, -Infinity])])).toBeNull();
+  });
+
+  it("alignLines: typed x, shared grid, other grids, unsorted x", () => {
+    const grid = f([0, 1, 2]);
+    const smoothed = [1, null, 3]; // gaps already null: used as it is
+    const out = alignLines([
+      { x: grid, y: smoothed },
+      { x: f([0, 1, 2]), y: f([4, NaN, Infinity]) },
+      { x: f([0, 2]), y: [7, 8] },
+      { x: [2, 0], y: [9, 10] }, // not ascending: looked up by value
+    ]);
+    expect(out.x).toEqual([0, 1, 2]);
+    expect(out.ys[0]).toBe(smoothed);
+    expect(out.ys[1]).toEqual([4, null, null]);
+    expect(out.ys[2]).toEqual([7, undefined, 8]);
+    expect(out.ys[3]).toEqual([10, undefined, 9]);
+    // a plain array with a non-finite number is copied with a gap there
+    const raw = [1, NaN, 3];
+    const again = alignLines([{ x: grid, y: raw }]);
+    expect(again.ys[0]).not.toBe(raw);
+    expect(again.ys[0]).toEqual([1, null, 3]);
+  });
+
+  it("mergeRuns of typed buckets without the mean column", () => {
+    const a: Buckets = { x: f([0, 100]), min: f([1, 0.5]), max: f([9, 1]), last: f([2, 0.6]), count: f([100, 100]) };
+    const b: Buckets = { x: f([0, 100]), min: f([2, 0.2]), max: f([4, 50]), last: f([4, 0.4]), count: f([100, 100]) };
+    const m = mergeRuns([a, b]);
+    expect(m.mean).toEqual([3, 0.5]);
+    expect(m.min).toEqual([1, 0.2]);
+    expect(m.max).toEqual([9, 50]);
+    expect(() => mergeRuns([a, b], "mean")).toThrow(/mean/);
+  });
+});
