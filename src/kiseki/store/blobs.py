@@ -169,7 +169,23 @@ class LocalBlobStore:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-class BlobUpload:
+class _HashedSpool:
+    """A blob being received into a temporary file, hashed as it is written."""
+
+    size: int
+    max_bytes: int | None
+    digest: Any
+    out: Any
+
+    def write(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.max_bytes is not None and self.size > self.max_bytes:
+            raise ValidationError(f"blob is larger than {self.max_bytes:,} bytes")
+        self.digest.update(chunk)
+        self.out.write(chunk)
+
+
+class BlobUpload(_HashedSpool):
     """One blob being received: hashed while written to a temporary file next to its final
     place; ``commit`` verifies the digest and renames it in, ``abort`` removes it."""
 
@@ -183,13 +199,6 @@ class BlobUpload:
         os.makedirs(folder, exist_ok=True)
         fd, self.tmp = tempfile.mkstemp(dir=folder, prefix=".upload-")
         self.out = os.fdopen(fd, "wb")
-
-    def write(self, chunk: bytes) -> None:
-        self.size += len(chunk)
-        if self.max_bytes is not None and self.size > self.max_bytes:
-            raise ValidationError(f"blob is larger than {self.max_bytes:,} bytes")
-        self.digest.update(chunk)
-        self.out.write(chunk)
 
     def commit(self) -> int:
         self.out.close()
@@ -365,7 +374,7 @@ class S3BlobStore:
                     yield name, int(obj["Size"]), obj["LastModified"].timestamp()
 
 
-class _S3Upload:
+class _S3Upload(_HashedSpool):
     """An upload received by the server: spooled to a local temporary file while hashed, then
     put to the bucket with its sha256 checksum."""
 
@@ -375,13 +384,6 @@ class _S3Upload:
         self.digest = hashlib.sha256()
         self.out = tempfile.NamedTemporaryFile(dir=store.spool_dir, prefix=".upload-",
                                                delete=False)
-
-    def write(self, chunk: bytes) -> None:
-        self.size += len(chunk)
-        if self.max_bytes is not None and self.size > self.max_bytes:
-            raise ValidationError(f"blob is larger than {self.max_bytes:,} bytes")
-        self.digest.update(chunk)
-        self.out.write(chunk)
 
     def commit(self) -> int:
         from botocore.exceptions import BotoCoreError, ClientError
