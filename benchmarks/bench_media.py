@@ -65,6 +65,8 @@ def _inputs():  # type: ignore[no-untyped-def]
 
 def bench_log(steps: int, step_ms: float) -> dict[str, float]:
     import kiseki
+    from kiseki.sdk.encoder import default_threads
+    from kiseki.sdk.settings import load_settings
 
     home = fresh_home()
     rgb, gt, pred, boxes = _inputs()
@@ -138,6 +140,7 @@ def bench_log(steps: int, step_ms: float) -> dict[str, float]:
         "warm_loop_log_image_p99_us": burst[int(len(burst) * 0.99)] / 1000,
         "steps": float(steps), "step_ms": step_ms,
         "encoder_images_per_s": rate,
+        "encoder_threads": float(load_settings().media_encoder_threads or default_threads()),
         "log_image_median_us_when_encoder_behind": med(flooded),
     }
 

@@ -153,3 +153,69 @@ def test_values_numpy_cannot_bin_warn_instead_of_raising(tmp_path: Path,
     assert "cannot bin these values" in err
     assert "table row 0 is a int, not a list of cells" in err
     assert _history(run.id, "t")[0]["t"].data == [[1], [2]]
+
+
+def test_one_log_call_is_one_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A step's metrics and its media references go to the run log with one write (what a
+    SIGKILL right after log() returns finds there); the pixels follow on the encoder thread."""
+    import threading
+
+    from kiseki.sdk import runlog
+
+    writes: list[int] = []
+    training_thread = threading.get_ident()
+    real_write = runlog.os.write
+    img = np.arange(24 * 32 * 3, dtype=np.uint8).reshape(24, 32, 3)
+    quiet = {f"capture_{c}": False for c in ("git", "code", "packages", "hardware", "console",
+                                               "system_metrics")}
+    with kiseki.init(project="inputs", dir=str(tmp_path), settings=quiet) as run:
+        run.log({"warm-up": 1.0})  # nothing else writes to the run log while log() runs
+        fd = run._writer._fd  # type: ignore[union-attr]
+
+        def counting(target: int, data: bytes) -> int:
+            if target == fd and threading.get_ident() == training_thread:
+                writes.append(len(data))
+            return real_write(target, data)
+
+        monkeypatch.setattr(runlog.os, "write", counting)
+        run.log({"loss": 0.5, "img": kiseki.Image(img),
+                 "h": kiseki.Histogram([1.0, 2.0, 2.5])})
+        monkeypatch.setattr(runlog.os, "write", real_write)
+        assert len(writes) == 1
+    row = _history(run.id, "img")[0]
+    assert row["_step"] == 1
+    assert np.array_equal(row["img"].to_numpy(), img)
+    with kiseki.Api() as api:
+        full = list(api.run(f"inputs/{run.id}").scan_history())[1]
+    assert full["loss"] == 0.5 and sum(full["h"].histogram) == 3
+
+
+def test_several_encoder_threads_store_every_image(tmp_path: Path) -> None:
+    import threading
+
+    images = [np.full((16, 16, 3), i, dtype=np.uint8) for i in range(24)]
+    masks = [np.eye(16, dtype=np.int64) * (i % 3) for i in range(24)]
+    labels = {0: "bg", 1: "a", 2: "b"}
+    with kiseki.init(project="inputs", dir=str(tmp_path),
+                     settings={"media_encoder_threads": 3}) as run:
+        for i in range(24):
+            run.log({"img": kiseki.Image(images[i], masks={
+                "p": {"mask_data": masks[i], "class_labels": labels}})})
+        names = {t.name for t in threading.enumerate()}
+        assert {"kiseki-media", "kiseki-media-1", "kiseki-media-2"} <= names
+    rows = _history(run.id, "img")
+    assert [r["_step"] for r in rows] == list(range(24))
+    for i, row in enumerate(rows):
+        assert np.array_equal(row["img"].to_numpy(), images[i])
+        assert np.array_equal(row["img"].masks["p"]["mask_data"], masks[i])
+
+
+def test_encoder_threads_setting_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kiseki.core.errors import UsageError
+    from kiseki.sdk.settings import load_settings
+
+    monkeypatch.setenv("KISEKI_MEDIA_ENCODER_THREADS", "2")
+    assert load_settings().media_encoder_threads == 2
+    monkeypatch.setenv("KISEKI_MEDIA_ENCODER_THREADS", "two")
+    with pytest.raises(UsageError, match="KISEKI_MEDIA_ENCODER_THREADS must be a whole number"):
+        load_settings()

@@ -1,7 +1,7 @@
-"""The media encoder: a named thread that turns logged images and tables into blobs.
+"""The media encoder: named threads that turn logged images and tables into blobs.
 
 ``log()`` appends a :class:`~kiseki.core.records.Media` reference record and calls
-:meth:`MediaEncoder.submit`; this thread encodes the value (PNG/JPEG, mask class counts, table
+:meth:`MediaEncoder.submit`; an encoder thread encodes the value (PNG/JPEG, mask class counts, table
 rows), writes content-addressed blobs into the run folder's ``media/`` and appends a
 :class:`~kiseki.core.records.MediaStored` record. The queue is bounded: when encoding falls
 behind, ``submit`` waits (back-pressure) up to ``BLOCK_S`` seconds, then drops the value with
@@ -24,10 +24,13 @@ MAX_QUEUE = 16  # values waiting: bounds the memory kept alive by references to 
 BLOCK_S = 30.0
 POLL_S = 0.005  # how often the encoder looks for work while values arrive
 IDLE_POLL_S = 0.05  # ... and after a second without any
+_LIVE_LOCK = threading.Lock()
 
 
 class MediaEncoder:
-    """Encodes queued media values on its own thread.
+    """Encodes queued media values on its own threads (``kiseki-media``, ``kiseki-media-1``,
+    ...): PNG compression releases the GIL, so several threads keep up with a fast GPU loop
+    that logs an image every step, on a machine with cores to spare.
 
     The queue is a deque that the encoder polls (every 5 ms while values arrive, 50 ms when
     idle) instead of a ``queue.Queue``: waking a sleeping thread from ``log()`` hands it the
@@ -35,26 +38,34 @@ class MediaEncoder:
     """
 
     def __init__(self, media_dir: str, emit: Callable[[Any], None],
-                 warn: Callable[[str, str], None]) -> None:
+                 warn: Callable[[str, str], None], threads: int = 0) -> None:
         self.media_dir = media_dir
         self._emit = emit
         self._warn = warn
         self._queue: deque[tuple[str, str, str, Any]] = deque()
-        self._busy = 0  # values taken from the queue and not yet stored
         self._closed = False
-        self._thread = threading.Thread(target=self._loop, name="kiseki-media", daemon=True)
-        self._thread.start()
+        count = threads if threads > 0 else default_threads()
+        self._busy = [0] * count  # per worker: a value taken from the queue, not yet stored
+        self._live = count  # workers not yet returned (one only ends at close or shutdown)
+        self._threads = [threading.Thread(target=self._loop, args=(i,), daemon=True,
+                                          name="kiseki-media" if i == 0 else f"kiseki-media-{i}")
+                         for i in range(count)]
+        for thread in self._threads:
+            thread.start()
+
+    def _alive(self) -> bool:
+        return self._live > 0
 
     def submit(self, media_id: str, key: str, kind: str, value: Any) -> bool:
         """Queue a value; when the queue is full, wait (back-pressure) up to ``BLOCK_S``, then
         drop it with a warning and a MediaStored error. Never raises."""
         queue = self._queue
-        if not self._thread.is_alive():
+        if not self._alive():
             self._emit(rec.MediaStored(media_id, {}, error="dropped: the media encoder stopped"))
             return False
         if len(queue) >= MAX_QUEUE:
             deadline = time.monotonic() + BLOCK_S
-            while len(queue) >= MAX_QUEUE and self._thread.is_alive():
+            while len(queue) >= MAX_QUEUE and self._alive():
                 if time.monotonic() > deadline:
                     self._warn(f"log(): media encoding is {BLOCK_S:g}s behind; {key!r} dropped "
                                "at this step (log images less often or smaller)",
@@ -67,29 +78,38 @@ class MediaEncoder:
         return True
 
     def pending(self) -> int:
-        return len(self._queue) + self._busy
+        return len(self._queue) + sum(self._busy)
 
-    def _loop(self) -> None:
+    def _loop(self, index: int) -> None:
+        try:
+            self._work(index)
+        finally:
+            with _LIVE_LOCK:
+                self._live -= 1
+
+    def _work(self, index: int) -> None:
         from kiseki.sdk import media
 
+        busy = self._busy
         idle_since = time.monotonic()
         while True:
+            busy[index] = 1  # before taking a value, so pending() never misses one in flight
             try:
                 media_id, key, kind, value = self._queue.popleft()
             except IndexError:
+                busy[index] = 0
                 if self._closed:
                     return
                 now = time.monotonic()
                 time.sleep(POLL_S if now - idle_since < 1.0 else IDLE_POLL_S)
                 continue
-            self._busy = 1
             try:
                 self._encode_one(media, media_id, key, kind, value)
             except Exception:  # noqa: BLE001 - this thread must outlive any one value
                 pass
             finally:
                 del value
-                self._busy = 0
+                busy[index] = 0
                 idle_since = time.monotonic()
 
     def _encode_one(self, media: Any, media_id: str, key: str, kind: str, value: Any) -> None:
@@ -111,7 +131,7 @@ class MediaEncoder:
         """Wait until every queued value is encoded or ``timeout`` passes; return how many
         are still waiting."""
         deadline = time.monotonic() + timeout
-        while self.pending() and self._thread.is_alive() and time.monotonic() < deadline:
+        while self.pending() and self._alive() and time.monotonic() < deadline:
             time.sleep(POLL_S)
         return self.pending()
 
@@ -119,6 +139,11 @@ class MediaEncoder:
         """Stop once the queue is empty (values still queued are reported missing)."""
         self._queue.clear()
         self._closed = True
+
+
+def default_threads() -> int:
+    """One encoder per spare core (the training loop keeps one), at least one, at most 4."""
+    return max(1, min(4, (os.cpu_count() or 1) - 1))
 
 
 def media_dir(run_dir: str) -> str:

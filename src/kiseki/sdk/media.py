@@ -21,6 +21,7 @@ import hashlib
 import io
 import math
 import os
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -215,6 +216,15 @@ def _shape_hw(data: Any) -> tuple[int | None, int | None]:
 def _quick_check_image(image: Image) -> str | None:
     """Cheap checks on the caller's thread: the kind, shape, dtype and size of the data."""
     data = image._data
+    np = sys.modules.get("numpy")
+    if (np is not None and type(data) is np.ndarray and data.ndim in (2, 3)
+            and data.dtype.kind in "uibf" and (data.ndim == 2 or data.shape[2] in (1, 3, 4))
+            and 0 < data.shape[0] <= MAX_SIDE and 0 < data.shape[1] <= MAX_SIDE
+            and data.shape[0] * data.shape[1] <= MAX_PIXELS
+            and image._file_type in ("png", "jpeg", "jpg")
+            and (image._masks_in is None or isinstance(image._masks_in, dict))
+            and (image._boxes_in is None or isinstance(image._boxes_in, dict))):
+        return None  # the common case, a sound numpy array: no generic probing on log()'s path
     if isinstance(data, (str, os.PathLike)):
         if not os.path.isfile(data):
             return f"image path {os.fspath(data)!r} is not a file"

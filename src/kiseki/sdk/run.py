@@ -167,12 +167,29 @@ class Run:
         else:
             current = self._check_step(step)
             advance = bool(commit)
-        if values:
-            self._append(rec.Metrics(current, _now(), values))
-            self._observe(values)
-        for name, kind, value in media:
-            self._log_media(name, kind, value, current)
+        if not media:
+            if values:
+                self._append(rec.Metrics(current, _now(), values))
+                self._observe(values)
+        else:
+            self._log_with_media(values, media, current)
         self._step = current + 1 if advance else current
+
+    def _log_with_media(self, values: dict[str, float], media: list[tuple[str, str, Any]],
+                        step: int) -> None:
+        """One write for the step's metrics and media references, then the values go to the
+        encoder thread (which appends their ``MediaStored`` records once stored)."""
+        records: list[Any] = [rec.Metrics(step, _now(), values)] if values else []
+        if values:
+            self._observe(values)
+        encode = [job for name, kind, value in media
+                  if (job := self._media_record(name, kind, value, step, records)) is not None]
+        if len(records) == 1:
+            self._append(records[0])
+        elif records and self._writer is not None:
+            self._writer.append_many(records)
+        for job in encode:
+            self._encoder.submit(*job)
 
     def _as_dict(self, data: Any) -> dict[str, Any]:
         if isinstance(data, dict):
@@ -193,6 +210,10 @@ class Run:
                 self._warn_once(f"log(): {exc}; value dropped", key=f"key:{key!r:.80}")
                 return
             self._keymap[key] = name
+        kind = getattr(type(value), "_kiseki_kind", None)  # Image, Table, Histogram
+        if kind is not None:
+            media.append((name, kind, value))
+            return
         number = as_number(value)
         if number is None:
             kind = media_kind(value)
@@ -205,8 +226,10 @@ class Run:
             return
         out[name] = float(number)
 
-    def _log_media(self, name: str, kind: str, value: Any, step: int) -> None:
-        """Append the media reference now; the encoder thread stores the value itself."""
+    def _media_record(self, name: str, kind: str, value: Any, step: int,
+                      records: list[Any]) -> tuple[str, str, str, Any] | None:
+        """Add the media reference to ``records``; return what the encoder thread must store
+        (None for a histogram, which the reference carries whole, or a refused value)."""
         problem = getattr(value, "problem", None)
         if kind == "images":
             bad = [v.problem for v in value if v.problem]
@@ -214,23 +237,24 @@ class Run:
         if problem:
             self._warn_once(f"log(): {name!r}: {problem}; not logged at step {step}",
                             key=f"media:{name}:{problem[:60]}")
-            return
+            return None
         self._media_count += 1
         media_id = f"{self._media_prefix}{self._media_count}"
         if kind == "histogram":
-            self._append(rec.Media(step, _now(), name, media_id, kind, value.descriptor()))
-            return
+            records.append(rec.Media(step, _now(), name, media_id, kind, value.descriptor()))
+            return None
         if self._writer is None:
-            return
+            return None
         if self._encoder is None:
             from kiseki.sdk.encoder import MediaEncoder, media_dir
 
             self._encoder = MediaEncoder(media_dir(os.path.dirname(self._writer.path)),
-                                         self._emit_media, self._warn_once)
+                                         self._emit_media, self._warn_once,
+                                         self.settings.media_encoder_threads)
         if kind == "table":  # rows snapshot: the caller may keep adding rows after logging
             value = _snapshot_table(value)
-        self._append(rec.Media(step, _now(), name, media_id, kind))
-        self._encoder.submit(media_id, name, kind, value)
+        records.append(rec.Media(step, _now(), name, media_id, kind))
+        return media_id, name, kind, value
 
     def _emit_media(self, record: Any) -> None:
         try:

@@ -6,7 +6,8 @@ Layout::
     frame*   MAGIC (2 bytes) | length (u32 LE) | crc32 of payload (u32 LE) | payload
 
 A payload is one msgpack-encoded :class:`kiseki.core.records.Entry`. Each ``append`` is one
-``os.write`` of one whole frame, so a SIGKILL after it returns loses nothing. The reader
+``os.write`` of one whole frame (``append_many`` one write of several), so a SIGKILL after it
+returns loses nothing. The reader
 checks every frame and, on damage, scans forward to the next frame that checks out: it
 returns every intact record before and after a torn or corrupt stretch and counts what it
 skipped (reliability R04). A frame cut short at the end of a file that is still being
@@ -34,7 +35,7 @@ _READ_CHUNK = 8 * 1024 * 1024
 
 
 class RunLogWriter:
-    """Appends records to a run log. Thread-safe; one ``os.write`` per record.
+    """Appends records to a run log. Thread-safe; one ``os.write`` per call.
 
     If the disk refuses a write (full, quota), records wait in a bounded memory buffer and are
     written when the disk accepts them again; past the bound they are dropped and counted
@@ -68,28 +69,42 @@ class RunLogWriter:
         """Append one record; return its sequence number."""
         with self._lock:
             self._seq += 1
-            seq = self._seq
-            payload = encode_entry(seq, record)
-            frame = _FRAME.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload
-            if self._pending and not self._drain_pending():
-                self._keep(frame)
-                return seq
-            try:
-                written = os.write(self._fd, frame)
-                if written != len(frame):  # only on a nearly full disk: finish the frame
-                    self._write_all(memoryview(frame)[written:])
-            except OSError as exc:
-                self._on_error(exc)
-                self._keep(frame)
-            return seq
+            payload = encode_entry(self._seq, record)
+            self._write(_FRAME.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload)
+            return self._seq
+
+    def append_many(self, records: list[Record]) -> int:
+        """Append records with one ``os.write`` (one ``log()`` call's metrics and media
+        references); return the sequence number of the last one."""
+        with self._lock:
+            frames = []
+            for record in records:
+                self._seq += 1
+                payload = encode_entry(self._seq, record)
+                frames.append(_FRAME.pack(MAGIC, len(payload), zlib.crc32(payload)))
+                frames.append(payload)
+            self._write(b"".join(frames), len(records))
+            return self._seq
+
+    def _write(self, frame: bytes, records: int = 1) -> None:
+        if self._pending and not self._drain_pending():
+            self._keep(frame, records)
+            return
+        try:
+            written = os.write(self._fd, frame)
+            if written != len(frame):  # only on a nearly full disk: finish the frame
+                self._write_all(memoryview(frame)[written:])
+        except OSError as exc:
+            self._on_error(exc)
+            self._keep(frame, records)
 
     def _write_all(self, data: memoryview) -> None:
         while data:
             data = data[os.write(self._fd, data):]
 
-    def _keep(self, frame: bytes) -> None:
+    def _keep(self, frame: bytes, records: int = 1) -> None:
         if self._pending_bytes + len(frame) > self._max_pending:
-            self.dropped += 1
+            self.dropped += records
             return
         self._pending.append(frame)
         self._pending_bytes += len(frame)

@@ -33,6 +33,8 @@ class Settings:
         heartbeat_timeout: seconds without a signal after which the read API shows a
             running run as crashed (embedded store; the server has its own setting).
         system_metrics_interval: seconds between system metric samples.
+        media_encoder_threads: threads encoding logged images off the training thread; 0
+            picks one per spare CPU core, up to 4 (image encoding releases the GIL).
         capture_git / capture_code / capture_packages / capture_hardware / capture_console /
         capture_system_metrics: opt-outs of automatic capture.
     """
@@ -47,6 +49,7 @@ class Settings:
     heartbeat_interval: float = 15.0
     heartbeat_timeout: float = 300.0
     system_metrics_interval: float = 10.0
+    media_encoder_threads: int = 0
     capture_git: bool = True
     capture_code: bool = True
     capture_packages: bool = True
@@ -80,6 +83,7 @@ class Settings:
 
 _BOOL_FIELDS = {f.name for f in dataclasses.fields(Settings) if f.type in ("bool", bool)}
 _FLOAT_FIELDS = {f.name for f in dataclasses.fields(Settings) if f.type in ("float", float)}
+_INT_FIELDS = {f.name for f in dataclasses.fields(Settings) if f.type in ("int", int)}
 
 
 def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
@@ -96,6 +100,13 @@ def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
             except ValueError:
                 raise UsageError(
                     f"KISEKI_{field.name.upper()} must be a number of seconds, got {raw!r}"
+                ) from None
+        elif field.name in _INT_FIELDS:
+            try:
+                out[field.name] = int(raw)
+            except ValueError:
+                raise UsageError(
+                    f"KISEKI_{field.name.upper()} must be a whole number, got {raw!r}"
                 ) from None
         else:
             out[field.name] = raw
