@@ -9,6 +9,7 @@ their own processes (with their real sender process), the real `kiseki sync` CLI
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -102,11 +103,11 @@ def sync_json(paths: list[str | Path], env: dict[str, str] | None = None,
 
 
 def server_failures(srv: ServerProcess) -> list[str]:
-    """Requests the server logged as failed with anything but a transient 503."""
+    """Requests the server logged as failed with anything but a transient 503 or 507."""
     failed = re.compile(r"^(GET|POST|PUT|PATCH|DELETE) \S+ failed: (\w+)\(")
     lines = srv.log.read_text(errors="replace").splitlines()
-    return [line for line in lines
-            if (m := failed.match(line)) and m.group(2) != "StorageUnavailableError"]
+    return [line for line in lines if (m := failed.match(line))
+            and m.group(2) not in ("StorageUnavailableError", "StorageFullError")]
 
 
 def history(api: kiseki.Api, path: str, keys: list[str] | None = None) -> list[dict[str, Any]]:
@@ -1089,3 +1090,140 @@ def test_r23_sigterm_while_finish_waits_for_an_unreachable_server(
     [res] = sync_json([tmp_path / "kiseki-runs"], env={"KISEKI_BASE_URL": server.url})
     assert res["status"] == "synced" and res["finished"] is True
     _assert_exactly_once(server.url, f"r23/{run_id}", 20)
+
+
+# ----------------------------------------------------------------------------------------------
+# R13: the server's disk fills up
+# ----------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Any:
+    """A real 24 MB filesystem (tmpfs) that fills up with ENOSPC like a full disk."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root (CI and the dev VM run as root)")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mount)],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def _fill(folder: Path) -> Path:
+    """Write a filler file until the filesystem refuses (ENOSPC)."""
+    filler = folder / "filler"
+    block = os.urandom(1024 * 1024)
+    with open(filler, "wb", buffering=0) as out:
+        try:
+            while True:
+                out.write(block)
+        except OSError as exc:
+            assert exc.errno == 28, exc  # ENOSPC
+    with open(filler, "ab", buffering=0) as out:  # the last few KB too
+        try:
+            while True:
+                out.write(block[:4096])
+        except OSError:
+            pass
+    return filler
+
+
+def test_r13_server_disk_full_507_then_everything_arrives(tmp_path: Path,
+                                                           small_disk: Path) -> None:
+    srv = ServerProcess(small_disk / "server")
+    srv.log = tmp_path / "server.log"  # the server's own log stays off the full disk
+    srv.start()
+    env = {**QUIET, "KISEKI_BASE_URL": srv.url, "KISEKI_CAPTURE_CONSOLE": "false"}
+    try:
+        first = script_value(run_script("""
+            import kiseki
+            with kiseki.init(project="r13", name="before") as run:
+                for step in range(50):
+                    run.log({"x": float(step)})
+            print("RUN_ID", run.id)
+        """, tmp_path, env=env).stdout, "RUN_ID")
+        filler = _fill(small_disk)
+
+        # a blob upload is refused with 507, names the problem, leaves no half-written object
+        payload = os.urandom(2 * 1024 * 1024)
+        sha = hashlib.sha256(payload).hexdigest()
+        resp = httpx.put(f"{srv.url}/api/v1/blobs/{sha}", content=payload, timeout=30)
+        assert resp.status_code == 507, resp.text
+        assert "full" in resp.json()["detail"] and "retry" in resp.json()["detail"]
+        assert resp.headers["Retry-After"]
+        blob_root = small_disk / "server" / "blobs"
+        leftovers = [p.name for p in blob_root.rglob("*") if p.is_file()]
+        assert not any(sha in name or name.startswith(".upload-") for name in leftovers)
+
+        # reads keep working
+        with kiseki.Api(settings={"base_url": srv.url}) as api:
+            assert [r["x"] for r in history(api, f"r13/{first}")] == [float(s) for s in range(50)]
+
+        # a training run while the disk is full: never crashed, its data waits in the run log
+        work = tmp_path / "work"
+        work.mkdir()
+        proc = run_script("""
+            import os, kiseki
+            with open("weights.bin", "wb") as fh:
+                fh.write(bytes(range(256)) * 12288)  # 3 MiB
+            run = kiseki.init(project="r13", name="during", settings={"finish_timeout": 6})
+            for step in range(200):
+                run.log({"x": float(step)})
+            art = kiseki.Artifact("weights", type="model")
+            art.add_file("weights.bin")
+            run.log_artifact(art)
+            run.finish()
+            print("RUN_ID", run.id)
+        """, work, env=env, timeout=120)
+        second = script_value(proc.stdout, "RUN_ID")
+
+        # space comes back: sync delivers everything, exactly once, the file verified
+        filler.unlink()
+        [result] = sync_json([log_path_of(work).parent], env={"KISEKI_BASE_URL": srv.url})
+        assert result["status"] == "synced" and result["finished"] is True
+        with kiseki.Api(settings={"base_url": srv.url}) as api:
+            rows = history(api, f"r13/{second}")
+            assert [r["x"] for r in rows] == [float(s) for s in range(200)]
+            art = api.artifact("r13/weights:latest")
+            assert art.version == "v0"
+            out = art.download(root=str(tmp_path / "down"))
+            assert (Path(out) / "weights.bin").read_bytes() == bytes(range(256)) * 12288
+        assert server_failures(srv) == []  # every refusal was a 507 (or 503), nothing else
+        assert "StorageFullError" in srv.log.read_text(errors="replace")
+    finally:
+        srv.stop()
+
+
+def test_r13_a_full_database_is_told_apart_from_a_busy_one(tmp_path: Path) -> None:
+    """SQLite's "database or disk is full" (here a real one: a page limit) becomes a 507 with
+    a message naming it; a locked database stays a 503."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import OperationalError
+
+    from kiseki.core.errors import StorageFullError, StorageUnavailableError
+    from kiseki.server.errors import status_for
+    from kiseki.store.sqlstore import _unavailable
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'small.db'}")
+    with pytest.raises(OperationalError) as full:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("PRAGMA max_page_count = 8")
+            conn.exec_driver_sql("CREATE TABLE t (x BLOB)")
+            for _ in range(100):
+                conn.exec_driver_sql("INSERT INTO t VALUES (randomblob(4000))")
+    error = _unavailable(full.value)
+    assert isinstance(error, StorageFullError) and status_for(error) == 507
+    assert "database is full" in str(error) and "free space" in str(error)
+
+    other = create_engine(f"sqlite:///{tmp_path / 'small.db'}",
+                          connect_args={"timeout": 0.05})
+    with engine.connect() as holder:
+        holder.exec_driver_sql("BEGIN EXCLUSIVE")
+        with pytest.raises(OperationalError) as locked:
+            with other.begin() as conn:
+                conn.exec_driver_sql("INSERT INTO t VALUES (1)")
+        holder.exec_driver_sql("ROLLBACK")
+    busy = _unavailable(locked.value)
+    assert type(busy) is StorageUnavailableError and status_for(busy) == 503

@@ -14,6 +14,7 @@
     ├── TransportError        the server could not be reached or answered badly
     └── StorageError          the database or blob store failed
         └── StorageUnavailableError   a transient failure: retry later
+            └── StorageFullError      the server's disk or database is full (HTTP 507)
 
 Messages name the input and the fix. The server maps these to HTTP in one table
 (``kiseki.server.errors``); nothing below the server raises HTTP exceptions.
@@ -68,3 +69,17 @@ class StorageError(KisekiError):
 
 class StorageUnavailableError(StorageError):
     """The store is temporarily unavailable (locked, restarting, full); retry later."""
+
+
+class StorageFullError(StorageUnavailableError):
+    """The server's disk or database is full: nothing was half-written; clients retry and
+    succeed once space is freed (reliability R13)."""
+
+
+# errno values of a storage that cannot take more bytes: no space, quota, file size limit
+FULL_ERRNOS = frozenset({28, 122, 27})  # ENOSPC, EDQUOT, EFBIG (Linux numbering)
+
+
+def full_storage_message(what: str, reason: object) -> str:
+    return (f"the server's {what} is full ({reason}); nothing was stored from this request, "
+            "clients retry on their own: free space on the server")

@@ -13,13 +13,25 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from kiseki.core import records as rec
 from kiseki.core.errors import (
-    NotFoundError, StorageError, StorageUnavailableError, ValidationError,
+    NotFoundError, StorageError, StorageFullError, StorageUnavailableError, ValidationError,
+    full_storage_message,
 )
 from kiseki.store import artifacts, ingest, media, metrics, queries
 from kiseki.store.blobs import LocalBlobStore, S3BlobStore, make_blob_store
 from kiseki.store.engine import make_engine, migrate
 
 T = TypeVar("T")
+
+
+def _unavailable(exc: DBAPIError) -> StorageUnavailableError:
+    """A failed database operation worth retrying; a full disk is told apart (R13): SQLite's
+    SQLITE_FULL, PostgreSQL's disk_full (53100)."""
+    orig = exc.orig
+    if (getattr(orig, "sqlite_errorcode", None) == 13
+            or getattr(orig, "sqlstate", None) == "53100"
+            or "database or disk is full" in str(orig)):
+        return StorageFullError(full_storage_message("database", str(orig).strip()))
+    return StorageUnavailableError(f"database unavailable: {orig}")
 
 
 class SQLStore:
@@ -77,7 +89,7 @@ class SQLStore:
             with self.engine.begin() as conn:
                 yield conn
         except OperationalError as exc:
-            raise StorageUnavailableError(f"database unavailable: {exc.orig}") from exc
+            raise _unavailable(exc) from exc
         except DBAPIError as exc:
             raise self._translate(exc) from exc
 
@@ -114,7 +126,7 @@ class SQLStore:
                 # retries and now finds the row
                 continue
             except OperationalError as exc:
-                raise StorageUnavailableError(f"database unavailable: {exc.orig}") from exc
+                raise _unavailable(exc) from exc
             except DBAPIError as exc:
                 raise self._translate(exc) from exc
         raise StorageUnavailableError("concurrent writers kept colliding; retry the batch")
