@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -141,6 +142,91 @@ def test_lineage_pipeline_embedded(tmp_path: Path) -> None:
     proc = run_script(PIPELINE, tmp_path)
     with kiseki.Api() as api:
         _check_pipeline(api, _ids(proc.stdout), tmp_path)
+
+
+REGISTRY_LINEAGE = r"""
+import kiseki
+with kiseki.init(project="reglin", name="train", job_type="train") as run:
+    for epoch in range(2):
+        with open("model.bin", "wb") as f:
+            f.write(bytes([epoch]) * 64)
+        model = run.log_model("model.bin", name="segmenter")
+        model.wait()
+        if epoch == 0:
+            first = model
+    run.link_artifact(model, "registry/shapes-segmenter", aliases=["staging"])
+    run.link_artifact(first, "registry/shapes-segmenter")
+    print("TRAIN", run.id)
+with kiseki.init(project="reglin", name="evaluate", job_type="eval") as run:
+    run.use_model("segmenter:v1")
+    print("EVAL", run.id)
+"""
+REG, SEG0, SEG1 = ("registry:shapes-segmenter", "artifact:reglin/segmenter:v0",
+                   "artifact:reglin/segmenter:v1")
+
+
+def _registry_part(graph: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """The registry node and, per linked artifact node, the aliases on its link."""
+    (node,) = [n for n in graph["nodes"] if n["kind"] == "registry"]
+    linked = {e["from"]: e["aliases"] for e in graph["edges"] if e["kind"] == "linked"}
+    assert all(e["to"] == node["id"] for e in graph["edges"] if e["kind"] == "linked")
+    return node, linked
+
+
+def test_lineage_shows_registry_links(tmp_path: Path, any_server: ServerProcess) -> None:
+    """A model version's lineage shows the registered model it is linked into, with the
+    aliases on each link (registry version numbers), and follows an alias move."""
+    proc = run_script(REGISTRY_LINEAGE, tmp_path, env={"KISEKI_BASE_URL": any_server.url})
+    ids = _ids(proc.stdout)
+    train, evaluate = f"run:reglin/{ids['TRAIN'][0]}", f"run:reglin/{ids['EVAL'][0]}"
+    api = kiseki.Api(settings={"base_url": any_server.url})
+    try:
+        graph = api.lineage("reglin", artifact="segmenter:v1", depth=2)
+        # registry v0 is segmenter:v1 (linked first, as staging), v1 is segmenter:v0
+        node, linked = _registry_part(graph)
+        assert node == {"id": REG, "kind": "registry", "name": "shapes-segmenter",
+                        "type": "model", "protected": [],
+                        "aliases": [{"alias": "staging", "version": 0, "artifact": SEG1}]}
+        assert linked == {SEG1: ["staging"], SEG0: []}
+        assert {(e["from"], e["to"], e["kind"]) for e in graph["edges"]} == {
+            (train, SEG0, "produced"), (train, SEG1, "produced"), (SEG1, evaluate, "used"),
+            (SEG1, REG, "linked"), (SEG0, REG, "linked")}
+        assert {e["version"] for e in graph["edges"] if e["from"] == SEG0 and e["to"] == REG} \
+            == {1}
+        # staging moves to the other link and is protected: the graph follows
+        api.registry("registry/shapes-segmenter").move_alias("staging", "v1").protect("staging")
+        moved = httpx.get(f"{any_server.url}/api/v1/projects/reglin/lineage",
+                          params={"artifact": "segmenter:v1", "depth": 2})
+        assert moved.status_code == 200
+        node, linked = _registry_part(moved.json())
+        assert node["aliases"] == [{"alias": "staging", "version": 1, "artifact": SEG0}]
+        assert node["protected"] == ["staging"]
+        assert linked == {SEG1: [], SEG0: ["staging"]}
+        # around the run: both versions, one registry node; around the consumer at depth 1
+        # only segmenter:v1 is in the graph, so only its link (and no alias) shows
+        assert _registry_part(api.lineage("reglin", run=ids["TRAIN"][0], depth=1))[1] == {
+            SEG1: [], SEG0: ["staging"]}
+        node, linked = _registry_part(api.lineage("reglin", run=ids["EVAL"][0], depth=1))
+        assert node["aliases"] == [] and linked == {SEG1: []}
+    finally:
+        api.close()
+
+
+def test_registry_nodes_respect_the_node_cap(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Registry nodes only fill room the walk left under MAX_GRAPH_NODES."""
+    from kiseki.store import artifacts
+
+    run_script(REGISTRY_LINEAGE, tmp_path)
+    with kiseki.Api() as api:
+        # depth 1 around segmenter:v1: the version, its producer and its consumer
+        monkeypatch.setattr(artifacts, "MAX_GRAPH_NODES", 3)
+        graph = api.lineage("reglin", artifact="segmenter:v1", depth=1)
+        assert sorted(n["kind"] for n in graph["nodes"]) == ["artifact", "run", "run"]
+        assert all(e["kind"] != "linked" for e in graph["edges"])
+        monkeypatch.setattr(artifacts, "MAX_GRAPH_NODES", 4)
+        graph = api.lineage("reglin", artifact="segmenter:v1", depth=1)
+        assert [n["id"] for n in graph["nodes"] if n["kind"] == "registry"] == [REG]
 
 
 def test_cached_download_verifies_without_the_server(tmp_path: Path, server: ServerProcess) -> None:

@@ -76,6 +76,15 @@ def test_refused_records_leave_nothing_behind(store_url: str, tmp_path: Path) ->
                                                                                  {"x": 2.0}))])
         assert "artifact type" in result.rejected[0] and result.applied == 2
         assert store.history_page("p", "r1")["rows"][0]["x"] == 2.0  # the rest still applies
+        # a reference with a scheme the SDK never sends (a raw client): refused (I18)
+        for seq, uri in enumerate(("javascript:alert(1)", "gopher://10.0.0.1/",
+                                   "http://x/\nInjected: 1"), start=7):
+            odd_ref = rec.ArtifactLogged(client_id=f"c{seq}", name="refs", type="data",
+                                         ts=time.time(), files=[], references=[["r", uri, None, 0]])
+            result = store.ingest("p", "r1", "s1", [(seq, odd_ref)])
+            assert "use one of file, http, https, s3" in result.rejected[0]
+        with pytest.raises(NotFoundError):
+            store.artifact_version("p", "refs", "latest")
     finally:
         store.close()
 

@@ -3,8 +3,8 @@
 A real server fed by the real SDK: a pipeline script logs dataset -> train -> model -> eval ->
 predictions (two dataset versions to compare, a registry link with a protected alias) and the
 browser reads it back: the artifacts browser, file previews, the diff of two versions, the
-lineage graph (nodes and edges from the SVG's data attributes, expansion, navigation) and the
-registry page. User data carries markup that must stay inert text.
+lineage graph (nodes and edges from the SVG's data attributes, expansion, navigation, the
+registered model the versions are linked into) and the registry page. User data carries markup that must stay inert text.
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ def lineage(tmp_path_factory: pytest.TempPathFactory
             ) -> Iterator[tuple[ServerProcess, dict[str, str]]]:
     """One `kiseki server` (as the ``web`` fixture starts it) with the pipeline and a 200-node
     project logged, shared by this module's tests: logging takes a while, and every test only
-    reads, except the registry test's alias move, which no other test looks at."""
+    reads, except the registry test's alias move, which it moves back."""
     tmp = tmp_path_factory.mktemp("artifacts-ui")
     srv = ServerProcess(tmp / "server").start()
     try:
@@ -328,11 +328,15 @@ def test_lineage_graph_of_the_model(page: Any, dialogs: list[str], lineage: Any)
     model1, model0 = "artifact:lineage/segmenter:v1", "artifact:lineage/segmenter:v0"
     shapes1, shapes0 = "artifact:lineage/shapes:v1", "artifact:lineage/shapes:v0"
     preds = "artifact:lineage/predictions:v0"
-    # depth 2 around the model: its producer and consumer, and what they used and made
-    assert node_ids(page) == {model1, model0, shapes1, preds, run(train), run(evaluate)}
+    registry = "registry:segmenter"
+    # depth 2 around the model: its producer and consumer, and what they used and made; both
+    # model versions are linked into the registered model
+    assert node_ids(page) == {model1, model0, shapes1, preds, run(train), run(evaluate),
+                              registry}
     assert edge_ids(page) == {f"{shapes1}->{run(train)}", f"{run(train)}->{model0}",
                               f"{run(train)}->{model1}", f"{model1}->{run(evaluate)}",
-                              f"{run(evaluate)}->{preds}"}
+                              f"{run(evaluate)}->{preds}", f"{model0}->{registry}",
+                              f"{model1}->{registry}"}
     # data flows left to right
     assert node_x(page, shapes1) < node_x(page, run(train)) < node_x(page, model1) \
         < node_x(page, run(evaluate)) < node_x(page, preds)
@@ -349,19 +353,39 @@ def test_lineage_graph_of_the_model(page: Any, dialogs: list[str], lineage: Any)
     assert model_node.get_attribute("data-complete") == "true"
     shapes_node = page.locator(f"[data-testid=lineage-node][data-node-id='{shapes1}']")
     assert shapes_node.get_attribute("data-complete") == "false"
+    # the registered model: after the versions it links, labelled registry/<name>, its aliases
+    # as chips with the registry version they point at, the protected one locked; a leaf
+    reg_node = page.locator(f"[data-testid=lineage-node][data-node-id='{registry}']")
+    assert reg_node.get_attribute("data-kind") == "registry"
+    assert reg_node.locator("tspan[data-line]").evaluate_all(
+        "els => els.map(e => e.textContent)") == ["registry/segmenter", "registered model"]
+    chips = reg_node.get_by_test_id("lineage-alias").evaluate_all(
+        "els => els.map(e => [e.dataset.alias, e.dataset.version, e.dataset.artifact, "
+        "e.dataset.protected, e.querySelector('.chip-text').textContent])")
+    assert chips == [["production", "v1", model1, "true", "production v1"],
+                     ["staging", "v0", model0, "false", "staging v0"]]
+    assert reg_node.locator("[data-alias=production] [data-testid=lock]").count() == 1
+    assert reg_node.locator("[data-alias=staging] [data-testid=lock]").count() == 0
+    assert reg_node.get_by_test_id("expand-node").count() == 0
+    assert node_x(page, model1) < node_x(page, registry)
+    linked = page.locator(f"[data-testid=lineage-edge][data-edge='{model1}->{registry}']")
+    assert linked.get_attribute("data-kind") == "linked"
+    assert linked.get_attribute("data-aliases") == "production"
+    assert page.locator(f"[data-testid=lineage-edge][data-edge='{run(train)}->{model1}']") \
+        .get_attribute("data-kind") == "produced"
     screenshot(page, "lineage-graph")
 
     # expand the dataset: its producer comes in; then the producer: the older version
     shapes_node.get_by_test_id("expand-node").click()
     page.wait_for_url("**expand=**")
-    expect(graph).to_have_attribute("data-node-count", "7")
+    expect(graph).to_have_attribute("data-node-count", "8")
     expect(graph).to_have_attribute("data-state", "ready")
     assert run(prepare) in node_ids(page)
     assert f"{run(prepare)}->{shapes1}" in edge_ids(page)
     assert shapes_node.get_attribute("data-complete") == "true"
     prep = page.locator(f"[data-testid=lineage-node][data-node-id='{run(prepare)}']")
     prep.get_by_test_id("expand-node").click()
-    expect(graph).to_have_attribute("data-node-count", "8")
+    expect(graph).to_have_attribute("data-node-count", "9")
     assert f"{run(prepare)}->{shapes0}" in edge_ids(page)
     assert node_x(page, run(prepare)) < node_x(page, shapes1)
     # what an expansion brings in is scrolled into view
@@ -373,7 +397,7 @@ def test_lineage_graph_of_the_model(page: Any, dialogs: list[str], lineage: Any)
     # the expansions are in the URL: a reload shows the same graph
     page.reload()
     expect(graph).to_have_attribute("data-state", "ready")
-    expect(graph).to_have_attribute("data-node-count", "8")
+    expect(graph).to_have_attribute("data-node-count", "9")
     # zoom buttons change the scale
     before = float(graph.get_attribute("data-scale") or "0")
     page.get_by_test_id("lineage-zoom-in").click()
@@ -385,6 +409,16 @@ def test_lineage_graph_of_the_model(page: Any, dialogs: list[str], lineage: Any)
                  "[data-testid=lineage-node-link]").click()
     page.wait_for_url(f"**/p/lineage/r/{train}")
     expect(page.get_by_test_id("run-name")).to_have_text("train")
+    # back, and a click on the registry node opens the registered model's page
+    page.go_back()
+    expect(graph).to_have_attribute("data-state", "ready")
+    page.get_by_test_id("lineage-fit").click()
+    page.locator(f"[data-testid=lineage-node][data-node-id='{registry}'] "
+                 "[data-testid=lineage-node-link]").click()
+    page.wait_for_url("**/registry/segmenter")
+    expect(page.get_by_test_id("registered-model")).to_have_attribute("data-name", "segmenter")
+    expect(page.locator("[data-testid=registry-alias][data-alias=production]")) \
+        .to_have_attribute("data-version", "v1")
 
 
 def test_run_page_artifacts_tab(page: Any, dialogs: list[str], lineage: Any) -> None:
@@ -451,7 +485,8 @@ def test_registry_page(page: Any, dialogs: list[str], lineage: Any) -> None:
     assert f"run {ids['train']}" in prod_row.inner_text()
     screenshot(page, "registry")
 
-    # move an alias from the page: staging to v1; the history shows v0 -> v1
+    # move an alias from the page: staging to v1; the history shows v0 -> v1 (moved back at
+    # the end: the lineage test reads staging on v0)
     page.get_by_test_id("move-alias-name").fill("staging")
     page.get_by_test_id("move-alias-version").select_option("1")
     page.get_by_test_id("move-alias-submit").click()
@@ -461,6 +496,8 @@ def test_registry_page(page: Any, dialogs: list[str], lineage: Any) -> None:
     assert history.nth(0).get_attribute("data-action") == "alias"
     assert history.nth(0).get_by_test_id("history-versions").inner_text() == "v0 → v1"
     assert history.nth(0).locator("td").nth(4).inner_text() == "local"
+    with kiseki.Api(settings={"base_url": srv.url}) as api:
+        api.registry("segmenter").move_alias("staging", "v0")
 
 
 def test_lineage_graph_of_200_nodes(page: Any, dialogs: list[str], lineage: Any) -> None:

@@ -66,6 +66,23 @@ def version_index(text: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
+REFERENCE_SCHEMES = ("file", "http", "https", "s3")
+
+
+def check_reference_uri(uri: object) -> str:
+    """A file an artifact references without copying it: a ``file``, ``http(s)`` or ``s3``
+    URI of at most 4096 characters (I18: no other scheme is ever stored or followed)."""
+    from urllib.parse import urlparse
+
+    text = str(uri)
+    scheme = urlparse(text).scheme
+    if scheme not in REFERENCE_SCHEMES or len(text) > 4096 or any(
+            ord(c) < 32 for c in text):
+        raise ValidationError(f"reference {text[:100]!r} has scheme {scheme!r}; use one of "
+                              f"{', '.join(REFERENCE_SCHEMES)} (at most 4096 characters)")
+    return text
+
+
 def check_artifact_path(path: object) -> str:
     """A file's path inside an artifact: relative, ``/``-separated, no ``.``/``..`` segment,
     no backslash, NUL, control character, drive letter or percent-encoding tricks (I08).

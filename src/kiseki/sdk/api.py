@@ -392,7 +392,15 @@ class Api:
 
     def lineage(self, project: str, run: str | None = None, artifact: str | None = None,
                 depth: int = 2) -> dict[str, Any]:
-        """Nodes and edges around a run or a version (``artifact="name:alias"``)."""
+        """Nodes and edges around a run or a version (``artifact="name:alias"``).
+
+        Nodes are runs, artifact versions and the registered models those versions are linked
+        into (``kind`` ``"registry"``, with the aliases on links of versions in the graph);
+        edges carry a ``kind``: ``produced``, ``used`` or ``linked``::
+
+            graph = api.lineage("shapes", artifact="segmenter:best")
+            [(e["from"], e["aliases"]) for e in graph["edges"] if e["kind"] == "linked"]
+        """
         return self._backend.lineage(project, run=run, artifact=artifact, depth=depth)
 
     def registry(self, name: str | None = None) -> Any:

@@ -33,12 +33,11 @@ from typing import Any
 from kiseki.core.errors import NotFoundError, UsageError, ValidationError
 from kiseki.core.names import (
     check_alias, check_artifact_name, check_artifact_path, check_artifact_type,
-    parse_artifact_ref,
+    check_reference_uri, parse_artifact_ref,
 )
 from kiseki.core.values import sanitize
 
 CHUNK = 1024 * 1024
-REFERENCE_SCHEMES = ("file", "http", "https", "s3")
 
 
 def _say(message: str) -> None:
@@ -179,10 +178,7 @@ class Artifact:
         self._check_draft()
         from urllib.parse import unquote, urlparse
 
-        parsed = urlparse(uri)
-        if parsed.scheme not in REFERENCE_SCHEMES:
-            raise ValidationError(f"reference {uri!r:.100} has scheme {parsed.scheme!r}; use one "
-                                  f"of {', '.join(REFERENCE_SCHEMES)}")
+        parsed = urlparse(check_reference_uri(uri))
         path = check_artifact_path(name or (os.path.basename(parsed.path.rstrip("/"))
                                             or parsed.netloc))
         digest, size = None, 0
@@ -506,17 +502,54 @@ def _fetch_reference(entry: ArtifactEntry, target: str) -> None:
         if entry.ref_digest and file_sha256(target)[0] != entry.ref_digest:
             raise ValidationError(f"reference {entry.ref} changed since it was logged")
     elif parsed.scheme in ("http", "https"):
-        import httpx
-
-        with httpx.stream("GET", entry.ref or "", follow_redirects=True, timeout=60) as resp:
-            resp.raise_for_status()
-            with open(target, "wb") as fh:
-                for chunk in resp.iter_bytes():
-                    fh.write(chunk)
+        _fetch_http(entry.ref or "", target)
     elif parsed.scheme == "s3":
         import boto3  # type: ignore[import-not-found]
 
         boto3.client("s3").download_file(parsed.netloc, parsed.path.lstrip("/"), target)
+
+
+def _fetch_http(url: str, target: str, hops: int = 5) -> None:
+    """GET a reference into ``target``, following at most ``hops`` redirects by hand so every
+    address on the way is checked: link-local addresses (cloud metadata services such as
+    169.254.169.254) are never fetched, whoever logged the reference (I18)."""
+    import httpx
+
+    for _ in range(hops + 1):
+        _check_reference_host(url)
+        with httpx.stream("GET", url, follow_redirects=False, timeout=60) as resp:
+            if resp.is_redirect and "location" in resp.headers:
+                url = str(resp.url.join(resp.headers["location"]))
+                if not url.startswith(("http://", "https://")):
+                    raise ValidationError(f"reference redirects to {url[:100]!r}, which is not "
+                                          "http(s); not followed")
+                continue
+            if resp.status_code != 200:
+                raise ValidationError(f"reference {url[:200]} answered HTTP {resp.status_code}; "
+                                      "fetch it yourself or log the file instead")
+            with open(target, "wb") as fh:
+                for chunk in resp.iter_bytes():
+                    fh.write(chunk)
+            return
+    raise ValidationError(f"reference {url[:200]} redirects more than {hops} times")
+
+
+def _check_reference_host(url: str) -> None:
+    import ipaddress
+    import socket
+    from urllib.parse import urlparse
+
+    host = urlparse(url).hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError as exc:
+        raise ValidationError(f"reference host {host!r} cannot be resolved: {exc}") from None
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+        if address.is_link_local or str(address) == "fd00:ec2::254":
+            raise ValidationError(
+                f"reference {url[:200]} resolves to the link-local address {address} (a cloud "
+                "metadata service); kiseki does not fetch it")
 
 
 def _s3_head(bucket: str, key: str) -> tuple[str | None, int]:

@@ -23,7 +23,7 @@ from kiseki.core import records as rec
 from kiseki.core.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
 from kiseki.core.names import (
     check_alias, check_artifact_name, check_artifact_path, check_artifact_type,
-    version_index,
+    check_reference_uri, version_index,
 )
 from kiseki.core.values import from_json_safe, to_json_safe
 from kiseki.store.queries import project_pk
@@ -89,8 +89,8 @@ def commit_version(conn: Connection, project_id: int, run_pk: int, r: rec.Artifa
     for path, sha, size in r.files:
         entries.append((check_artifact_path(path), str(sha), int(size), None, None))
     for path, uri, ref, size in r.references:
-        entries.append((check_artifact_path(path), None, int(size or 0), str(uri)[:4096],
-                        None if ref is None else str(ref)[:128]))
+        entries.append((check_artifact_path(path), None, int(size or 0),
+                        check_reference_uri(uri), None if ref is None else str(ref)[:128]))
     if len({e[0] for e in entries}) != len(entries):
         raise ValidationError(f"artifact {name!r} lists a path twice")
     missing = sorted({e[1] for e in entries if e[1] and not blob_exists(e[1])})
@@ -337,27 +337,64 @@ def version_runs(conn: Connection, project: str, name: str, tag: str,
 
 def lineage(conn: Connection, project: str, run_id: str | None, artifact: str | None,
             depth: int) -> dict[str, Any]:
-    """Nodes and edges within ``depth`` hops of a run or a version, both directions.
+    """Nodes and edges within ``depth`` hops of a run or a version, both directions, and the
+    registered models that link the versions found.
 
-    Nodes: ``{"id": "run:<run_id>" | "artifact:<name>:v<N>", "kind", ...}``; edges ``{"from",
-    "to"}`` point the way data flows (version -> consuming run, producing run -> version).
+    Nodes:
+
+    - ``{"id": "run:<project>/<run_id>", "kind": "run", "project", "run_id", "name", "state",
+      "job_type"}``
+    - ``{"id": "artifact:<project>/<name>:v<N>", "kind": "artifact", "project", "name", "type",
+      "version", "aliases", "size", "state"}``
+    - ``{"id": "registry:<name>", "kind": "registry", "name", "type", "aliases": [{"alias",
+      "version": <registry version index>, "artifact": <artifact node id>}], "protected":
+      [<protected alias names of the model>]}``, one per registered model linking a version
+      in the graph. ``aliases`` lists only aliases pointing at links of versions in the graph
+      and leaves out ``latest`` (it follows the newest link by itself). A leaf: the walk does
+      not go through it.
+
+    Edges point the way data flows: ``{"from", "to", "kind": "produced"}`` (run -> version),
+    ``{"from", "to", "kind": "used"}`` (version -> consuming run) and ``{"from": <artifact>,
+    "to": <registry>, "kind": "linked", "version": <registry version index>, "aliases": [...]}``.
+    At most ``MAX_GRAPH_NODES`` nodes: registry nodes only fill what the walk left free.
     """
     from kiseki.store.queries import run_pk
 
     if not 1 <= depth <= 20:
         raise ValidationError(f"depth must be between 1 and 20, got {depth}")
-    runs_todo: set[int] = set()
-    versions_todo: set[int] = set()
+    start_runs: set[int] = set()
+    start_versions: set[int] = set()
     if run_id:
-        runs_todo.add(run_pk(conn, project, run_id))
+        start_runs.add(run_pk(conn, project, run_id))
     elif artifact:
         name, _, tag = artifact.partition(":")
-        versions_todo.add(int(resolve(conn, project, name, tag or "latest")._mapping["id"]))
+        start_versions.add(int(resolve(conn, project, name, tag or "latest")._mapping["id"]))
     else:
         raise ValidationError("lineage needs run= or artifact= (name:alias)")
+    seen_runs, seen_versions, edges = _walk(conn, start_runs, start_versions, depth)
+    run_ids, nodes = _run_nodes(conn, seen_runs)
+    version_ids, version_nodes = _version_nodes(conn, seen_versions)
+    nodes += version_nodes
+    out_edges = []
+    for direction, run, version in sorted(edges):
+        if run not in run_ids or version not in version_ids:
+            continue
+        if direction == "produced":
+            out_edges.append({"from": run_ids[run], "to": version_ids[version],
+                              "kind": "produced"})
+        else:
+            out_edges.append({"from": version_ids[version], "to": run_ids[run], "kind": "used"})
+    registry_nodes, linked = _registry_links(conn, version_ids, MAX_GRAPH_NODES - len(nodes))
+    return {"nodes": nodes + registry_nodes, "edges": out_edges + linked}
+
+
+def _walk(conn: Connection, runs_todo: set[int], versions_todo: set[int],
+          depth: int) -> tuple[set[int], set[int], set[tuple[str, int, int]]]:
+    """Breadth-first over ``artifact_lineage``: the runs, versions and (direction, run_pk,
+    version_id) edges within ``depth`` hops (stops early past ``MAX_GRAPH_NODES``)."""
     seen_runs: set[int] = set()
     seen_versions: set[int] = set()
-    edges: set[tuple[str, int, int]] = set()  # (direction, run_pk, version_id)
+    edges: set[tuple[str, int, int]] = set()
     for _ in range(depth + 1):
         runs_todo -= seen_runs
         versions_todo -= seen_versions
@@ -375,38 +412,87 @@ def lineage(conn: Connection, project: str, run_id: str | None, artifact: str | 
             edges.add((str(edge[2]), run, version))
             runs_todo.add(run)
             versions_todo.add(version)
-    nodes = []
+    return seen_runs, seen_versions, edges
+
+
+def _run_nodes(conn: Connection, pks: set[int]) -> tuple[dict[int, str], list[dict[str, Any]]]:
     run_rows = conn.execute(select(runs.c.id, runs.c.run_id, runs.c.name, runs.c.state,
                                    runs.c.job_type, projects.c.name)
                             .join(projects, projects.c.id == runs.c.project_id)
-                            .where(runs.c.id.in_(list(seen_runs)))).all()
-    run_ids: dict[int, str] = {}
+                            .where(runs.c.id.in_(list(pks)))).all()
+    ids: dict[int, str] = {}
+    nodes = []
     for run_row in run_rows:
         m = run_row._mapping
         pk = int(m[runs.c.id])
-        run_ids[pk] = f"run:{m[projects.c.name]}/{m[runs.c.run_id]}"
-        nodes.append({"id": run_ids[pk], "kind": "run", "project": m[projects.c.name],
+        ids[pk] = f"run:{m[projects.c.name]}/{m[runs.c.run_id]}"
+        nodes.append({"id": ids[pk], "kind": "run", "project": m[projects.c.name],
                       "run_id": m[runs.c.run_id], "name": m[runs.c.name],
                       "state": m[runs.c.state], "job_type": m[runs.c.job_type]})
-    version_ids: dict[int, str] = {}
-    for vid in sorted(seen_versions):
+    return ids, nodes
+
+
+def _version_nodes(conn: Connection,
+                   vids: set[int]) -> tuple[dict[int, str], list[dict[str, Any]]]:
+    ids: dict[int, str] = {}
+    nodes = []
+    for vid in sorted(vids):
         found_row = conn.execute(select(artifact_versions).where(_V.id == vid)).first()
         if found_row is None:
             continue
         info = _describe(conn, found_row)
-        version_ids[vid] = f"artifact:{info['project']}/{info['name']}:{info['version']}"
-        nodes.append({"id": version_ids[vid], "kind": "artifact", **{
+        ids[vid] = f"artifact:{info['project']}/{info['name']}:{info['version']}"
+        nodes.append({"id": ids[vid], "kind": "artifact", **{
             k: info[k] for k in ("project", "name", "type", "version", "aliases", "size",
                                  "state")}})
-    out_edges = []
-    for direction, run, version in sorted(edges):
-        if run not in run_ids or version not in version_ids:
-            continue
-        if direction == "produced":
-            out_edges.append({"from": run_ids[run], "to": version_ids[version]})
-        else:
-            out_edges.append({"from": version_ids[version], "to": run_ids[run]})
-    return {"nodes": nodes, "edges": out_edges}
+    return ids, nodes
+
+
+def _rows_in(conn: Connection, make: Callable[[list[int]], Any], ids: list[int]) -> list[Any]:
+    """``make(chunk)``'s rows over ``ids`` in chunks (a 2,000-node graph stays well under the
+    databases' bound-parameter limits)."""
+    out: list[Any] = []
+    for start in range(0, len(ids), 500):
+        out += conn.execute(make(ids[start:start + 500])).all()
+    return out
+
+
+def _registry_links(conn: Connection, version_ids: dict[int, str],
+                    budget: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The registry nodes and ``linked`` edges of the versions in a lineage graph (see
+    ``lineage``): at most ``budget`` registered models, the first by name."""
+    if budget <= 0 or not version_ids:
+        return [], []
+    links = _rows_in(conn, lambda chunk: select(
+        _V.id, _V.source_version_id, _V.version_index, _C.id, _C.name, _C.type)
+        .join(artifact_collections, _C.id == _V.collection_id)
+        .where(_C.kind == "registry", _V.state == "committed",
+               _V.source_version_id.in_(chunk)), sorted(version_ids))
+    models = sorted({(str(r[4]), int(r[3]), str(r[5])) for r in links})[:budget]
+    kept = {cid for _, cid, _ in models}
+    links = [r for r in links if int(r[3]) in kept]
+    on_link: dict[int, list[str]] = {}
+    for link_id, alias in _rows_in(conn, lambda chunk: select(_A.version_id, _A.alias).where(
+            _A.version_id.in_(chunk), _A.alias != "latest"), sorted(int(r[0]) for r in links)):
+        on_link.setdefault(int(link_id), []).append(str(alias))
+    locked: dict[int, list[str]] = {}
+    for cid, alias in _rows_in(conn, lambda chunk: select(_A.collection_id, _A.alias).where(
+            _A.collection_id.in_(chunk), _A.protected == 1), sorted(kept)):
+        locked.setdefault(int(cid), []).append(str(alias))
+    refs: dict[int, list[dict[str, Any]]] = {cid: [] for cid in kept}
+    edges: list[dict[str, Any]] = []
+    for link_id, source_id, index, cid, name, _ in sorted(links, key=lambda r: (r[4], r[2])):
+        artifact_id = version_ids[int(source_id)]
+        aliases = sorted(on_link.get(int(link_id), []))
+        refs[int(cid)] += [{"alias": a, "version": int(index), "artifact": artifact_id}
+                           for a in aliases]
+        edges.append({"from": artifact_id, "to": f"registry:{name}", "kind": "linked",
+                      "version": int(index), "aliases": aliases})
+    nodes: list[dict[str, Any]] = [
+        {"id": f"registry:{name}", "kind": "registry", "name": name, "type": type_,
+         "aliases": sorted(refs[cid], key=lambda a: str(a["alias"])),
+         "protected": sorted(locked.get(cid, []))} for name, cid, type_ in models]
+    return nodes, edges
 
 
 # -- registry -------------------------------------------------------------------------------------

@@ -1,14 +1,18 @@
 // The lineage graph around a run or an artifact version: data flows left to right (dataset ->
-// run -> model -> run -> predictions), laid out in layers by dagre (see graph.ts). "+" on a node
-// fetches that node's own producers and consumers and merges them in; a click on a node opens
-// its page. Drag to pan, scroll (or the buttons) to zoom. Depth and expanded nodes are in the
-// URL (?depth=, ?expand=), so a link shows the same graph.
+// run -> model -> run -> predictions), laid out in layers by dagre (see graph.ts). Registered
+// models that link a version in the graph hang off it (a dashed edge to a green node with the
+// model's aliases as chips, protected ones locked). "+" on a node fetches that node's own
+// producers and consumers and merges them in; a click on a node opens its page (a registered
+// model's page for a registry node). Drag to pan, scroll (or the buttons) to zoom. Depth and
+// expanded nodes are in the URL (?depth=, ?expand=), so a link shows the same graph.
 import { useCallback, useEffect, useId, useMemo, useRef, useState, type KeyboardEvent, type MouseEvent, type PointerEvent } from "react";
 import { errorText } from "../../lib/data";
 import { decodeList, encodeList, hrefFor, navigate, setQuery, useQueryParam } from "../../lib/url";
 import { useAsync, useWidth } from "../media/hooks";
-import { getLineage, type LineageCentre, type LineageGraph as Graph, type LineageNode } from "./api";
+import { getLineage, type LineageCentre } from "./api";
+import { LockIcon } from "./common";
 import {
+  CHIP_HEIGHT,
   centreOfNodeId,
   centreOn,
   clip,
@@ -24,8 +28,14 @@ import {
   nodeCentre,
   nodeIdOf,
   nodeLines,
+  readGraph,
+  registryChips,
   zoomAt,
+  type Graph,
+  type GraphEdge,
+  type GraphNode,
   type Layout,
+  type RegistryNode,
   type View,
 } from "./graph";
 import "./artifacts.css";
@@ -34,15 +44,68 @@ const HEIGHT = 560;
 const DEPTHS = [1, 2, 3, 4, 6, 10, 20];
 const EMPTY: Graph = { nodes: [], edges: [] };
 
-function hrefOf(node: LineageNode): string {
-  return node.kind === "run"
-    ? hrefFor({ name: "run", project: node.project, run: node.run_id })
-    : hrefFor({ name: "artifactVersion", project: node.project, artifact: node.name, version: node.version });
+/** The lineage around ``centre`` with the registered models linking its versions. */
+function fetchGraph(centre: LineageCentre, depth: number, signal?: AbortSignal): Promise<Graph> {
+  return getLineage(centre, depth, readGraph, signal);
 }
 
-function tooltip(node: LineageNode): string {
+function hrefOf(node: GraphNode): string {
+  if (node.kind === "run") return hrefFor({ name: "run", project: node.project, run: node.run_id });
+  if (node.kind === "registry") return hrefFor({ name: "registryModel", model: node.name });
+  return hrefFor({ name: "artifactVersion", project: node.project, artifact: node.name, version: node.version });
+}
+
+/** "name:vN" of an artifact node id, for tooltips. */
+function versionLabel(id: string): string {
+  const c = centreOfNodeId(id);
+  return c?.kind === "artifact" ? `${c.name}:${c.version}` : id;
+}
+
+function tooltip(node: GraphNode): string {
   if (node.kind === "run") return `run ${node.name} (${node.run_id})\nstate: ${node.state}${node.job_type ? `\njob type: ${node.job_type}` : ""}\nproject: ${node.project}`;
+  if (node.kind === "registry") {
+    const aliases = node.aliases.map((a) => `\n${a.alias}${node.protected.includes(a.alias) ? " (protected)" : ""}: v${a.version} = ${versionLabel(a.artifact)}`);
+    return `registry/${node.name}\nregistered ${node.type || "model"}${aliases.join("")}`;
+  }
   return `${node.name}:${node.version}\ntype: ${node.type}${node.aliases.length ? `\naliases: ${node.aliases.join(", ")}` : ""}\nproject: ${node.project}`;
+}
+
+/** "shapes-segmenter:v3 linked as registry/segmenter:v1 (production)" */
+function linkTitle(edge: GraphEdge): string {
+  const aliases = edge.aliases?.length ? ` (${edge.aliases.join(", ")})` : "";
+  return `${versionLabel(edge.from)} linked as ${edge.to.replace(/^registry:/, "registry/")}${edge.version !== undefined ? `:v${edge.version}` : ""}${aliases}`;
+}
+
+/** A registered model's aliases as chips inside its node: "production v1", protected ones
+ * locked and outlined as on the Registry page. */
+function RegistryChips({ node }: { node: RegistryNode }) {
+  return (
+    <g className="node-chips">
+      {registryChips(node).map((chip) => (
+        <g
+          key={chip.alias}
+          className={chip.locked ? "node-chip protected" : "node-chip"}
+          transform={`translate(${chip.x},${chip.y})`}
+          data-testid="lineage-alias"
+          data-alias={chip.alias}
+          data-version={`v${chip.version}`}
+          data-artifact={chip.artifact}
+          data-protected={chip.locked ? "true" : "false"}
+        >
+          <rect width={chip.width} height={CHIP_HEIGHT} rx={CHIP_HEIGHT / 2} className="chip-box" />
+          {chip.locked && (
+            <g transform={`translate(5,${(CHIP_HEIGHT - 11) / 2})`}>
+              <LockIcon />
+            </g>
+          )}
+          <text x={chip.locked ? 19 : 6} y={CHIP_HEIGHT - 4.5} className="chip-text">
+            {chip.text}
+            <tspan className="chip-version"> v{chip.version}</tspan>
+          </text>
+        </g>
+      ))}
+    </g>
+  );
 }
 
 interface Expansion {
@@ -56,7 +119,7 @@ export function LineageGraph({ centre, testId = "lineage" }: { centre: LineageCe
   const depth = Math.min(20, Math.max(1, Number.parseInt(depthParam, 10) || 2));
   const [expandParam] = useQueryParam("expand", "");
   const expanded = useMemo(() => decodeList(expandParam), [expandParam]);
-  const base = useAsync(`${centreId}\n${depth}`, (signal) => getLineage(centre, depth, signal));
+  const base = useAsync(`${centreId}\n${depth}`, (signal) => fetchGraph(centre, depth, signal));
 
   // Neighbourhoods of expanded nodes, fetched once each.
   const [extras, setExtras] = useState<Record<string, Expansion>>({});
@@ -67,7 +130,7 @@ export function LineageGraph({ centre, testId = "lineage" }: { centre: LineageCe
       const target = centreOfNodeId(id);
       if (!target) continue;
       pending.current.add(id);
-      getLineage(target, 1)
+      fetchGraph(target, 1)
         .then((graph) => setExtras((e) => ({ ...e, [id]: { graph } })))
         .catch((err: unknown) => setExtras((e) => ({ ...e, [id]: { error: errorText(err) } })))
         .finally(() => pending.current.delete(id));
@@ -178,7 +241,7 @@ export function LineageGraph({ centre, testId = "lineage" }: { centre: LineageCe
   const uid = useId().replace(/[^A-Za-z0-9_-]/g, "");
   const drawing = useMemo(() => {
     const touching = (id: string) => hovered !== null && (id === hovered || graph.edges.some((e) => (e.from === hovered && e.to === id) || (e.to === hovered && e.from === id)));
-    const open = (e: MouseEvent<Element>, node: LineageNode) => {
+    const open = (e: MouseEvent<Element>, node: GraphNode) => {
       if (e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
       e.preventDefault();
       if (dragged.current) return;
@@ -196,15 +259,20 @@ export function LineageGraph({ centre, testId = "lineage" }: { centre: LineageCe
         <g className="lineage-edges">
           {layout.edges.map(({ edge, points }) => {
             const hot = hovered !== null && (edge.from === hovered || edge.to === hovered);
+            const cls = ["lineage-edge", edge.kind ? `kind-${edge.kind}` : "", hot ? "hot" : ""].filter(Boolean).join(" ");
             return (
               <path
                 key={edgeKey(edge)}
                 d={edgePath(points)}
-                className={hot ? "lineage-edge hot" : "lineage-edge"}
+                className={cls}
                 markerEnd={`url(#arrow-${uid}${hot ? "-hot" : ""})`}
                 data-testid="lineage-edge"
                 data-edge={edgeKey(edge)}
-              />
+                data-kind={edge.kind}
+                data-aliases={edge.kind === "linked" ? (edge.aliases ?? []).join(",") : undefined}
+              >
+                {edge.kind === "linked" && <title>{linkTitle(edge)}</title>}
+              </path>
             );
           })}
         </g>
@@ -238,7 +306,11 @@ export function LineageGraph({ centre, testId = "lineage" }: { centre: LineageCe
               >
                 <a href={hrefOf(node)} onClick={(e) => open(e, node)} data-testid="lineage-node-link" aria-label={tooltip(node).split("\n")[0]}>
                   <title>{tooltip(node)}</title>
-                  <rect width={w} height={h} rx={node.kind === "run" ? 4 : 12} className="node-box" />
+                  {node.kind === "registry" ? (
+                    <path d={`M8,0 H${w - 8} L${w},8 V${h - 8} L${w - 8},${h} H8 L0,${h - 8} V8 Z`} className="node-box" />
+                  ) : (
+                    <rect width={w} height={h} rx={node.kind === "run" ? 4 : 12} className="node-box" />
+                  )}
                   {node.kind === "run" && <rect width={4} height={h} rx={2} className="node-state-bar" />}
                   <text x={12} y={8 + LINE_HEIGHT - 3} className="node-text">
                     {lines.map((line, i) => (
@@ -247,6 +319,7 @@ export function LineageGraph({ centre, testId = "lineage" }: { centre: LineageCe
                       </tspan>
                     ))}
                   </text>
+                  {node.kind === "registry" && <RegistryChips node={node} />}
                 </a>
                 {!isComplete && (
                   <g

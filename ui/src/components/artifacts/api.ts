@@ -267,9 +267,16 @@ export async function runArtifacts(
 
 export type LineageCentre = { kind: "run"; project: string; runId: string } | { kind: "artifact"; project: string; name: string; version: string };
 
-export async function getLineage(centre: LineageCentre, depth: number, signal?: AbortSignal): Promise<LineageGraph> {
+/** The lineage around ``centre``, read by ``read`` (``readLineage``: runs and versions; the
+ * graph view's ``readGraph`` keeps registry nodes and edge kinds too). */
+export async function getLineage<T = LineageGraph>(
+  centre: LineageCentre,
+  depth: number,
+  read: (raw: unknown) => T = readLineage as (raw: unknown) => T,
+  signal?: AbortSignal,
+): Promise<T> {
   const query = centre.kind === "run" ? { run: centre.runId, depth } : { artifact: `${centre.name}:${centre.version}`, depth };
-  return readLineage(await call("get_lineage", { path: { project: centre.project }, query, signal }));
+  return read(await call("get_lineage", { path: { project: centre.project }, query, signal }));
 }
 
 export async function listRegistry(signal?: AbortSignal): Promise<RegisteredModel[]> {

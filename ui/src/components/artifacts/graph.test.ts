@@ -1,6 +1,29 @@
 import { describe, expect, it } from "vitest";
 import { readLineage, type ArtifactNode, type LineageGraph, type RunNode } from "./api";
-import { centreOfNodeId, centreOn, clip, completeNodes, edgePath, ensureVisible, fitView, neighbourhoodBox, hopsFrom, layoutGraph, mergeGraphs, nodeCentre, nodeIdOf, nodeLines, zoomAt } from "./graph";
+import {
+  CHIP_HEIGHT,
+  centreOfNodeId,
+  centreOn,
+  clip,
+  completeNodes,
+  edgePath,
+  ensureVisible,
+  fitView,
+  neighbourhoodBox,
+  hopsFrom,
+  layoutGraph,
+  mergeGraphs,
+  NODE_WIDTH,
+  nodeCentre,
+  nodeHeight,
+  nodeIdOf,
+  nodeLines,
+  readGraph,
+  registryChips,
+  zoomAt,
+  type Graph,
+  type RegistryNode,
+} from "./graph";
 
 const run = (id: string, name = id): RunNode => ({ id: `run:p/${id}`, kind: "run", project: "p", run_id: id, name, state: "finished", job_type: "train" });
 const art = (name: string, v = "v0", aliases: string[] = []): ArtifactNode => ({
@@ -191,5 +214,148 @@ describe("node ids", () => {
     expect(centreOfNodeId("artifact:my.proj/shapes-data:v12")).toEqual({ kind: "artifact", project: "my.proj", name: "shapes-data", version: "v12" });
     expect(centreOfNodeId("other:x")).toBeNull();
     for (const id of ["run:p/abc", "artifact:p/m:v1"]) expect(nodeIdOf(centreOfNodeId(id)!)).toBe(id);
+  });
+});
+
+describe("registry links", () => {
+  // segmenter v0 (staging) and v1 (production, protected) both linked into registry/seg
+  const model0 = art("segmenter", "v0");
+  const model1 = art("segmenter", "v1", ["latest"]);
+  const answer = {
+    nodes: [
+      { id: train.id, kind: "run", project: "p", run_id: "train", name: "train", state: "finished", job_type: "train" },
+      { ...model0 },
+      { ...model1 },
+      {
+        id: "registry:seg",
+        kind: "registry",
+        name: "seg",
+        type: "model",
+        aliases: [
+          { alias: "production", version: 1, artifact: model1.id },
+          { alias: "staging", version: 0, artifact: model0.id },
+          { alias: "broken", version: "1", artifact: model1.id },
+        ],
+        protected: ["production", 7],
+      },
+      { id: "registry:nameless", kind: "registry" },
+    ],
+    edges: [
+      { from: train.id, to: model0.id, kind: "produced" },
+      { from: train.id, to: model1.id, kind: "produced" },
+      { from: model0.id, to: "registry:seg", kind: "linked", version: 0, aliases: ["staging"] },
+      { from: model1.id, to: "registry:seg", kind: "linked", version: 1, aliases: ["production"] },
+      { from: model1.id, to: "run:p/x", kind: "sideways" },
+    ],
+  };
+
+  it("reads registered models, their aliases and the kind of every edge", () => {
+    const g = readGraph(answer);
+    expect(g.nodes.map((n) => n.id)).toEqual([train.id, model0.id, model1.id, "registry:seg"]);
+    const reg = g.nodes[3] as RegistryNode;
+    expect(reg).toEqual({
+      id: "registry:seg",
+      kind: "registry",
+      name: "seg",
+      type: "model",
+      aliases: [
+        { alias: "production", version: 1, artifact: model1.id },
+        { alias: "staging", version: 0, artifact: model0.id },
+      ],
+      protected: ["production"],
+    });
+    expect(g.edges.map((e) => [e.from, e.to, e.kind, e.version, e.aliases])).toEqual([
+      [train.id, model0.id, "produced", undefined, undefined],
+      [train.id, model1.id, "produced", undefined, undefined],
+      [model0.id, "registry:seg", "linked", 0, ["staging"]],
+      [model1.id, "registry:seg", "linked", 1, ["production"]],
+      [model1.id, "run:p/x", undefined, undefined, undefined],
+    ]);
+    // an answer from a server without registry nodes or edge kinds reads as before
+    expect(readGraph({ nodes: [answer.nodes[0]], edges: [{ from: "a", to: "b" }] }).edges).toEqual([{ from: "a", to: "b" }]);
+  });
+
+  it("labels a registered model and flows its alias chips inside the node", () => {
+    const reg = readGraph(answer).nodes[3] as RegistryNode;
+    expect(nodeLines(reg)).toEqual(["registry/seg", "registered model"]);
+    const chips = registryChips(reg);
+    expect(chips.map((c) => [c.alias, c.text, c.version, c.locked])).toEqual([
+      ["production", "production", 1, true],
+      ["staging", "staging", 0, false],
+    ]);
+    // inside the node, below the two text lines, not overlapping
+    for (const c of chips) {
+      expect(c.x).toBeGreaterThanOrEqual(0);
+      expect(c.x + c.width).toBeLessThanOrEqual(NODE_WIDTH);
+      expect(c.y).toBeGreaterThan(2 * 15);
+      expect(c.y + CHIP_HEIGHT).toBeLessThanOrEqual(nodeHeight(reg));
+    }
+    const [a, b] = chips as [(typeof chips)[0], (typeof chips)[0]];
+    expect(a.y !== b.y || a.x + a.width <= b.x).toBe(true);
+    // many aliases wrap onto more rows and make the node taller; a long one is cut to fit
+    const many: RegistryNode = {
+      ...reg,
+      aliases: ["a-long-alias-name", "candidate", "challenger", "x".repeat(64)].map((alias, i) => ({ alias, version: i, artifact: model1.id })),
+    };
+    const rows = new Set(registryChips(many).map((c) => c.y));
+    expect(rows.size).toBeGreaterThanOrEqual(3);
+    expect(nodeHeight(many)).toBeGreaterThan(nodeHeight(reg));
+    const long = registryChips(many)[3]!;
+    expect(long.text.endsWith("…")).toBe(true);
+    expect(long.x + long.width).toBeLessThanOrEqual(NODE_WIDTH);
+    expect(nodeHeight({ ...reg, aliases: [] })).toBe(2 * 15 + 16);
+  });
+
+  it("lays a registered model out after the versions it links", () => {
+    const g = readGraph(answer);
+    const layout = layoutGraph(g);
+    const at = (id: string) => layout.nodes.find((n) => n.node.id === id)!;
+    expect(at("registry:seg").x).toBeGreaterThan(at(model0.id).x + at(model0.id).width);
+    expect(at("registry:seg").x).toBeGreaterThan(at(model1.id).x + at(model1.id).width);
+    expect(at("registry:seg").height).toBe(nodeHeight(g.nodes[3]!));
+    expect(layout.edges.filter((e) => e.edge.kind === "linked")).toHaveLength(2);
+  });
+
+  it("never expands a registered model nor walks through it", () => {
+    // model1 is 5 hops out through the runs, 3 through the registry: the registry must not
+    // make it look complete at depth 4 (the server did not fetch its neighbours)
+    const retrain = run("retrain");
+    const g: Graph = {
+      nodes: [model0, train, evalRun, preds, retrain, model1, { id: "registry:seg", kind: "registry", name: "seg", type: "model", aliases: [], protected: [] }],
+      edges: [
+        { from: train.id, to: model0.id, kind: "produced" },
+        { from: model0.id, to: evalRun.id, kind: "used" },
+        { from: evalRun.id, to: preds.id, kind: "produced" },
+        { from: preds.id, to: retrain.id, kind: "used" },
+        { from: retrain.id, to: model1.id, kind: "produced" },
+        { from: model0.id, to: "registry:seg", kind: "linked", version: 0, aliases: [] },
+        { from: model1.id, to: "registry:seg", kind: "linked", version: 1, aliases: [] },
+      ],
+    };
+    const hops = hopsFrom(g, train.id);
+    expect(hops.get(model1.id)).toBe(5);
+    expect(hops.get("registry:seg")).toBe(2);
+    const complete = completeNodes(g, train.id, 4, []);
+    expect(complete.has(preds.id)).toBe(true);
+    expect(complete.has(model1.id)).toBe(false);
+    expect(complete.has("registry:seg")).toBe(true);
+    expect(completeNodes(g, train.id, 1, []).has("registry:seg")).toBe(true);
+    expect(centreOfNodeId("registry:seg")).toBeNull();
+  });
+
+  it("merges a registered model's aliases across fetches, the newer answer winning", () => {
+    const reg = (aliases: RegistryNode["aliases"], prot: string[] = []): RegistryNode => ({ id: "registry:seg", kind: "registry", name: "seg", type: "model", aliases, protected: prot });
+    const base: Graph = {
+      nodes: [model0, model1, reg([{ alias: "staging", version: 0, artifact: model0.id }, { alias: "production", version: 1, artifact: model1.id }])],
+      edges: [],
+    };
+    // a later fetch around model1 sees only production, now protected
+    const more: Graph = { nodes: [model1, reg([{ alias: "production", version: 1, artifact: model1.id }], ["production"])], edges: [] };
+    const merged = mergeGraphs(base, more).nodes.find((n) => n.id === "registry:seg") as RegistryNode;
+    expect(merged.aliases.map((a) => `${a.alias}@v${a.version}`)).toEqual(["production@v1", "staging@v0"]);
+    expect(merged.protected).toEqual(["production"]);
+    // an alias seen on another version in a newer answer moves there
+    const moved = mergeGraphs(base, { nodes: [reg([{ alias: "staging", version: 1, artifact: model1.id }])], edges: [] });
+    expect((moved.nodes.find((n) => n.id === "registry:seg") as RegistryNode).aliases.find((a) => a.alias === "staging")).toEqual({ alias: "staging", version: 1, artifact: model1.id });
   });
 });

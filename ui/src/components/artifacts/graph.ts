@@ -1,5 +1,9 @@
-// The lineage graph, pure: merging fetched neighbourhoods, which nodes are fully known, node
-// labels and sizes, and a layered left-to-right layout.
+// The lineage graph, pure: reading the server's answer, merging fetched neighbourhoods, which
+// nodes are fully known, node labels and sizes, and a layered left-to-right layout.
+//
+// Besides runs and artifact versions the graph holds registered models ("registry:<name>"),
+// linked from the versions in the graph: leaves, never expanded, and never a path between two
+// versions (a registry edge is not data flow, so it does not count as a hop).
 //
 // Layout: @dagrejs/dagre (the maintained fork of dagre): a Sugiyama-style layered layout that
 // ranks nodes along the data flow (dataset -> run -> model -> run -> predictions reads left to
@@ -7,25 +11,109 @@
 // (~50 KB, one dependency), synchronous and fast enough to lay out a few hundred nodes on every
 // merge; elkjs lays out as well but is a 1.5 MB asynchronous worker, more than this graph needs.
 import dagre from "@dagrejs/dagre";
-import type { LineageCentre, LineageEdge, LineageGraph, LineageNode } from "./api";
+import { dict, readLineage, type LineageCentre, type LineageEdge, type LineageNode } from "./api";
+
+/** An alias of a registered model on a link of a version in the graph. */
+export interface RegistryAlias {
+  alias: string;
+  /** the registered model's version number (1 for v1 of the model) */
+  version: number;
+  /** node id of the linked artifact version */
+  artifact: string;
+}
+
+export interface RegistryNode {
+  id: string; // "registry:<name>"
+  kind: "registry";
+  name: string;
+  type: string;
+  aliases: RegistryAlias[];
+  /** the model's protected aliases (only maintainers move them) */
+  protected: string[];
+}
+
+export type GraphNode = LineageNode | RegistryNode;
+
+export type EdgeKind = "produced" | "used" | "linked";
+
+export interface GraphEdge extends LineageEdge {
+  kind?: EdgeKind;
+  /** linked edges: the registered model's version of this link and the aliases on it */
+  version?: number;
+  aliases?: string[];
+}
+
+export interface Graph {
+  nodes: GraphNode[];
+  edges: GraphEdge[];
+}
+
+const EDGE_KINDS: readonly string[] = ["produced", "used", "linked"];
+const isInt = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v);
+const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : []);
+
+/** The server's lineage answer, read defensively: runs and versions as ``readLineage`` reads
+ * them, plus registered models and each edge's kind (and a link's version and aliases). */
+export function readGraph(raw: unknown): Graph {
+  const base = readLineage(raw);
+  const d = dict(raw);
+  const nodes: GraphNode[] = [...base.nodes];
+  for (const n of (Array.isArray(d["nodes"]) ? d["nodes"] : []).map(dict)) {
+    const id = n["id"];
+    const name = n["name"];
+    if (n["kind"] !== "registry" || typeof id !== "string" || typeof name !== "string") continue;
+    const aliases = (Array.isArray(n["aliases"]) ? n["aliases"] : [])
+      .map(dict)
+      .filter((a) => typeof a["alias"] === "string" && isInt(a["version"]) && typeof a["artifact"] === "string")
+      .map((a) => ({ alias: a["alias"] as string, version: a["version"] as number, artifact: a["artifact"] as string }));
+    nodes.push({ id, kind: "registry", name, type: typeof n["type"] === "string" ? n["type"] : "", aliases, protected: strings(n["protected"]) });
+  }
+  const edges: GraphEdge[] = [];
+  for (const e of (Array.isArray(d["edges"]) ? d["edges"] : []).map(dict)) {
+    const from = e["from"];
+    const to = e["to"];
+    if (typeof from !== "string" || typeof to !== "string") continue;
+    const edge: GraphEdge = { from, to };
+    const kind = e["kind"];
+    if (typeof kind === "string" && EDGE_KINDS.includes(kind)) edge.kind = kind as EdgeKind;
+    if (edge.kind === "linked") {
+      if (isInt(e["version"])) edge.version = e["version"];
+      edge.aliases = strings(e["aliases"]);
+    }
+    edges.push(edge);
+  }
+  return { nodes, edges };
+}
 
 export const edgeKey = (e: LineageEdge): string => `${e.from}->${e.to}`;
 
+/** A registered model seen again: its aliases by name, the newer answer winning (one fetch
+ * only lists the aliases on versions in its own neighbourhood). */
+function mergeRegistry(old: RegistryNode, newer: RegistryNode): RegistryNode {
+  const aliases = new Map(old.aliases.map((a) => [a.alias, a]));
+  for (const a of newer.aliases) aliases.set(a.alias, a);
+  return { ...newer, aliases: [...aliases.values()].sort((a, b) => a.alias.localeCompare(b.alias)) };
+}
+
 /** ``base`` with the nodes and edges of ``more`` added (a node seen again takes the newer
  * fields: its state or aliases may have changed). Edges whose ends are unknown are dropped. */
-export function mergeGraphs(base: LineageGraph, more: LineageGraph): LineageGraph {
-  const nodes = new Map<string, LineageNode>();
+export function mergeGraphs(base: Graph, more: Graph): Graph {
+  const nodes = new Map<string, GraphNode>();
   for (const n of base.nodes) nodes.set(n.id, n);
-  for (const n of more.nodes) nodes.set(n.id, n);
-  const edges = new Map<string, LineageEdge>();
+  for (const n of more.nodes) {
+    const old = nodes.get(n.id);
+    nodes.set(n.id, old?.kind === "registry" && n.kind === "registry" ? mergeRegistry(old, n) : n);
+  }
+  const edges = new Map<string, GraphEdge>();
   for (const e of [...base.edges, ...more.edges]) {
     if (nodes.has(e.from) && nodes.has(e.to) && e.from !== e.to) edges.set(edgeKey(e), e);
   }
   return { nodes: [...nodes.values()], edges: [...edges.values()] };
 }
 
-/** Hops from ``centre`` to every node, edges taken both ways. */
-export function hopsFrom(graph: LineageGraph, centre: string): Map<string, number> {
+/** Hops from ``centre`` to every node, edges taken both ways; links into the registry lead to
+ * the registered model and no further. */
+export function hopsFrom(graph: Graph, centre: string): Map<string, number> {
   const next = new Map<string, string[]>();
   const link = (a: string, b: string) => {
     const list = next.get(a);
@@ -34,7 +122,7 @@ export function hopsFrom(graph: LineageGraph, centre: string): Map<string, numbe
   };
   for (const e of graph.edges) {
     link(e.from, e.to);
-    link(e.to, e.from);
+    if (e.kind !== "linked") link(e.to, e.from);
   }
   const hops = new Map<string, number>([[centre, 0]]);
   let frontier = [centre];
@@ -55,11 +143,13 @@ export function hopsFrom(graph: LineageGraph, centre: string): Map<string, numbe
 }
 
 /** Nodes whose whole neighbourhood is in the graph: those within ``depth - 1`` hops of the
- * centre (the server's answer for ``depth`` holds every edge of those) and those expanded. */
-export function completeNodes(graph: LineageGraph, centre: string, depth: number, expanded: Iterable<string>): Set<string> {
+ * centre (the server's answer for ``depth`` holds every edge of those), those expanded, and
+ * registered models (leaves: nothing to expand). */
+export function completeNodes(graph: Graph, centre: string, depth: number, expanded: Iterable<string>): Set<string> {
   const out = new Set<string>();
   for (const [id, d] of hopsFrom(graph, centre)) if (d < depth) out.add(id);
   for (const id of expanded) out.add(id);
+  for (const n of graph.nodes) if (n.kind === "registry") out.add(n.id);
   return out;
 }
 
@@ -70,18 +160,64 @@ export const LINE_HEIGHT = 15;
 const PAD_Y = 8;
 
 /** Lines of text of a node: the first one is its title. Runs: name, then state and job type;
- * artifacts: name:version, then type, then aliases. */
-export function nodeLines(node: LineageNode): string[] {
+ * artifacts: name:version, then type, then aliases; registered models: registry/name, then
+ * what is registered (their aliases are chips below, see ``registryChips``). */
+export function nodeLines(node: GraphNode): string[] {
   if (node.kind === "run") {
     return [node.name || node.run_id, [node.state, node.job_type].filter(Boolean).join(" · ")];
   }
+  if (node.kind === "registry") return [`registry/${node.name}`, `registered ${node.type || "model"}`];
   const lines = [`${node.name}:${node.version}`, node.type];
   if (node.aliases.length) lines.push(node.aliases.map((a) => `@${a}`).join(" "));
   return lines;
 }
 
-export function nodeHeight(node: LineageNode): number {
-  return nodeLines(node).length * LINE_HEIGHT + 2 * PAD_Y;
+export const CHIP_HEIGHT = 16;
+const CHIP_GAP = 4;
+const CHIP_PAD_X = 6;
+const CHIP_CHAR = 6.2; // width of a character at the chips' 11px font, a little generous
+const LOCK_WIDTH = 13;
+const PAD_X = 10;
+
+/** One alias chip of a registry node, placed relative to the node's top-left corner. */
+export interface Chip extends RegistryAlias {
+  locked: boolean;
+  /** the alias as shown (cut to fit the node) */
+  text: string;
+  x: number;
+  y: number;
+  width: number;
+}
+
+/** The alias chips of a registered model ("production v1", protected ones with a lock),
+ * flowed into rows across the node's width under its text lines. */
+export function registryChips(node: RegistryNode): Chip[] {
+  const chips: Chip[] = [];
+  const top = PAD_Y + nodeLines(node).length * LINE_HEIGHT + 2;
+  const room = NODE_WIDTH - 2 * PAD_X;
+  let x = PAD_X;
+  let y = top;
+  for (const a of node.aliases) {
+    const locked = node.protected.includes(a.alias);
+    const fixed = 2 * CHIP_PAD_X + (locked ? LOCK_WIDTH : 0) + (String(a.version).length + 2) * CHIP_CHAR;
+    const text = clip(a.alias, Math.max(3, Math.floor((room - fixed) / CHIP_CHAR)));
+    const width = Math.min(room, fixed + Array.from(text).length * CHIP_CHAR);
+    if (x > PAD_X && x + width > PAD_X + room) {
+      x = PAD_X;
+      y += CHIP_HEIGHT + CHIP_GAP;
+    }
+    chips.push({ ...a, locked, text, x, y, width });
+    x += width + CHIP_GAP;
+  }
+  return chips;
+}
+
+export function nodeHeight(node: GraphNode): number {
+  const text = nodeLines(node).length * LINE_HEIGHT + 2 * PAD_Y;
+  if (node.kind !== "registry") return text;
+  const chips = registryChips(node);
+  const last = chips[chips.length - 1];
+  return last ? last.y + CHIP_HEIGHT + PAD_Y : text;
 }
 
 /** ``text`` cut to about ``max`` characters (a node is a fixed width; the full text is in
@@ -99,7 +235,7 @@ export interface Point {
 }
 
 export interface PlacedNode {
-  node: LineageNode;
+  node: GraphNode;
   /** top-left corner */
   x: number;
   y: number;
@@ -108,7 +244,7 @@ export interface PlacedNode {
 }
 
 export interface PlacedEdge {
-  edge: LineageEdge;
+  edge: GraphEdge;
   points: Point[];
 }
 
@@ -121,7 +257,7 @@ export interface Layout {
 
 /** Layered layout, data flowing left to right. Deterministic for the same input order, so
  * nodes and edges are sorted first (a merge must not reshuffle what did not change). */
-export function layoutGraph(graph: LineageGraph): Layout {
+export function layoutGraph(graph: Graph): Layout {
   const g = new dagre.graphlib.Graph({ multigraph: false });
   g.setGraph({ rankdir: "LR", nodesep: 14, ranksep: 70, edgesep: 8, marginx: 16, marginy: 16 });
   g.setDefaultEdgeLabel(() => ({}));
@@ -252,7 +388,8 @@ export function nodeCentre(layout: Layout, id: string): Point | undefined {
 }
 
 /** What to fetch to expand a node, read from its id ("run:<project>/<run_id>",
- * "artifact:<project>/<name>:v<N>"); null for an id of another form. */
+ * "artifact:<project>/<name>:v<N>"); null for an id of another form (a registered model's
+ * "registry:<name>" among them). */
 export function centreOfNodeId(id: string): LineageCentre | null {
   const run = /^run:([^/]+)\/(.+)$/.exec(id);
   if (run) return { kind: "run", project: run[1] as string, runId: run[2] as string };
