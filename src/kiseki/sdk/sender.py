@@ -192,11 +192,24 @@ class LogShipper:
         if group:
             jobs.append(group)
 
+        parted: dict[str, int] = {}  # bytes of a big file already reported part by part
+        progress = self.on_progress
+
         def upload(job: list[str]) -> int:
             if len(job) == 1 and sizes[job[0]] >= SMALL_BLOB:
-                self.sink.put_blob(job[0], todo[job[0]], deadline)
-            else:
-                self.sink.put_blob_batch([(sha, todo[sha]) for sha in job], deadline)
+                sha = job[0]
+                if progress is not None and hasattr(self.sink, "parts_done"):
+                    def part(n: int, sha: str = sha) -> None:
+                        parted[sha] = parted.get(sha, 0) + n
+                        progress(n, 0)
+                    self.sink.parts_done.hook = part
+                try:
+                    self.sink.put_blob(sha, todo[sha], deadline)
+                finally:
+                    if hasattr(self.sink, "parts_done"):
+                        self.sink.parts_done.hook = None
+                return max(0, sizes[sha] - parted.get(sha, 0))
+            self.sink.put_blob_batch([(sha, todo[sha]) for sha in job], deadline)
             return sum(sizes[sha] for sha in job)
 
         workers = max(1, min(int(getattr(self.sink, "parallel", 1)), len(jobs)))
@@ -294,6 +307,7 @@ class SenderLoop:
         self.last_heartbeat = 0.0
         self.warned: set[str] = set()
         self.drain_limit = max(30.0, float(settings.finish_timeout))
+        self._out_lock = threading.Lock()  # upload threads report progress too
 
     def read_commands(self, stream: Any) -> None:
         for line in stream:
@@ -337,6 +351,7 @@ class SenderLoop:
             if cmd.get("op") in ("watch", "recover") and path not in self.shippers:
                 shipper = self.shippers[path] = LogShipper(path, self.sink)
                 if cmd["op"] == "watch":
+                    shipper.on_progress = self._progress_reporter(path)
                     # a live log is a new stream (fresh UUID): nothing of it can be stored yet
                     shipper.known_hwm = True
                     shipper.live = True
@@ -375,14 +390,38 @@ class SenderLoop:
                 shipper.mark_synced(self.sink.target)
             self.shippers.pop(path, None)
 
+    def _progress_reporter(self, path: str) -> Any:
+        """``on_progress`` of a live run's shipper: tells the training process how many bytes
+        of files are uploaded out of how many (at most 4 messages a second), so ``finish()``
+        can show a progress bar while it waits for a big artifact."""
+        state = {"done": 0, "total": 0, "sent": 0.0}
+        lock = threading.Lock()
+
+        def report(done: int, added: int) -> None:
+            with lock:
+                state["done"] += done
+                state["total"] += added
+                now = time.monotonic()
+                if state["done"] < state["total"] and now - state["sent"] < 0.25:
+                    return
+                state["sent"] = now
+                self._write({"op": "progress", "path": path, "done": state["done"],
+                             "total": state["total"]})
+
+        return report
+
+    def _write(self, msg: dict[str, Any]) -> None:
+        with self._out_lock:
+            try:
+                self.out.write(json.dumps(msg) + "\n")
+                self.out.flush()
+            except (OSError, ValueError):
+                pass
+
     def _reply(self, path: str, shipper: LogShipper, error: str | None = None) -> None:
-        msg = {"op": "done", "path": path, "hwm": shipper.hwm, "pending": shipper.pending(),
-               "error": error, "skipped_bytes": shipper.reader.stats.skipped_bytes}
-        try:
-            self.out.write(json.dumps(msg) + "\n")
-            self.out.flush()
-        except (OSError, ValueError):
-            pass
+        self._write({"op": "done", "path": path, "hwm": shipper.hwm,
+                     "pending": shipper.pending(), "error": error,
+                     "skipped_bytes": shipper.reader.stats.skipped_bytes})
         self.shippers.pop(path, None)
         self.finishing.pop(path, None)
         self.live.discard(path)
@@ -420,11 +459,7 @@ class SenderLoop:
         self.warned.add(message)
         text = f"{os.path.basename(os.path.dirname(path))}: {message}"
         self._log(text)
-        try:
-            self.out.write(json.dumps({"op": "warn", "path": path, "message": text}) + "\n")
-            self.out.flush()
-        except (OSError, ValueError):
-            pass
+        self._write({"op": "warn", "path": path, "message": text})
 
     @staticmethod
     def _log(text: str) -> None:
@@ -471,6 +506,7 @@ class SenderClient:
             if log is not subprocess.DEVNULL:
                 log.close()  # the sender has its own copy
         self._replies: dict[str, dict[str, Any]] = {}
+        self._progress: dict[str, tuple[int, int]] = {}  # path -> file bytes sent, to send
         self._cond = threading.Condition()
         self._eof = False
         self._reader = threading.Thread(target=self._read_replies, name="kiseki-sender-replies",
@@ -500,13 +536,19 @@ class SenderClient:
         if not self._send({"op": "finish", "path": path, "seq": seq}):
             return None
         deadline = time.monotonic() + timeout
-        with self._cond:
-            while path not in self._replies:
-                left = deadline - time.monotonic()
-                if left <= 0 or self._eof:
-                    return None
-                self._cond.wait(left)
-            return self._replies.pop(path)
+        bar = UploadBar()
+        try:
+            with self._cond:
+                while path not in self._replies:
+                    left = deadline - time.monotonic()
+                    if left <= 0 or self._eof:
+                        return None
+                    self._cond.wait(min(left, 0.25))
+                    bar.show(*self._progress.get(path, (0, 0)))
+                bar.show(*self._progress.pop(path, (0, 0)))
+                return self._replies.pop(path)
+        finally:
+            bar.close()
 
     def _read_replies(self) -> None:
         from kiseki.sdk.run import warn
@@ -541,6 +583,10 @@ class SenderClient:
         if msg.get("op") == "warn":
             warn(str(msg.get("message")))
             return
+        if msg.get("op") == "progress":
+            self._progress[str(msg.get("path"))] = (int(msg.get("done") or 0),
+                                                    int(msg.get("total") or 0))
+            return
         with self._cond:
             self._replies[msg.get("path", "")] = msg
             self._cond.notify_all()
@@ -554,6 +600,51 @@ class SenderClient:
                 self._proc.stdin.close()
         except OSError:
             pass
+
+
+class UploadBar:
+    """What ``finish()`` shows while files are still uploading: a line redrawn in place on a
+    terminal (``kiseki: uploading files 1.2/2.0 GB 60%``), else one line when it starts and
+    one when it ends. Nothing for uploads that finish within a second."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.stream = getattr(sys, "__stderr__", None) or sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.shown = False
+        self.last = (0, 0)
+
+    def show(self, done: int, total: int) -> None:
+        if total <= 0 or (done, total) == self.last:
+            return
+        if not self.shown and (done >= total or time.monotonic() - self.started < 1.0):
+            return
+        self.last = (done, total)
+        text = (f"kiseki: uploading files {_size(done)} / {_size(total)} "
+                f"{100 * done // total}%")
+        if self.tty:
+            self._write(f"\r{text}\x1b[K")
+        elif not self.shown or done >= total:
+            self._write(text + "\n")
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown and self.tty:
+            self._write("\n")
+
+    def _write(self, text: str) -> None:
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError, RuntimeError):
+            pass
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"
 
 
 def _sender_log(settings: Settings) -> Any:

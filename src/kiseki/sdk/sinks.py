@@ -19,8 +19,10 @@ Contract (both sinks, called from one thread of the sender process):
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import random
+import threading
 import time
 from typing import Any, Protocol
 
@@ -203,6 +205,20 @@ class HttpSink:
 
     parallel = 8  # uploads in flight at once (small files are latency-bound)
 
+    @property
+    def parts_done(self) -> threading.local:
+        """``parts_done.hook(n)``, set per upload thread, hears of each part of a big file
+        as it is stored (the sender's progress reports)."""
+        local = self.__dict__.get("_parts_done")
+        if local is None:
+            local = self.__dict__.setdefault("_parts_done", threading.local())
+        return local
+
+    def _part_stored(self, n: int) -> None:
+        hook = getattr(self.parts_done, "hook", None)
+        if hook is not None:
+            hook(n)
+
     def missing_blobs(self, shas: list[str], deadline: float | None = None) -> list[str]:
         """Which of ``shas`` the server lacks, 5,000 per request."""
         missing: list[str] = []
@@ -308,7 +324,9 @@ class HttpSink:
     def _upload(self, sha: str, path: str, url: str | None, headers: dict[str, str]) -> Any:
         with open(path, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
-            if url is None and size > _part_bytes():
+            if size > _part_bytes():
+                if url:
+                    return self._upload_bucket_parts(sha, fh, size)
                 return self._upload_parts(sha, fh, size)
             all_headers = {"Content-Type": "application/octet-stream",
                            "Content-Length": str(size), **headers}
@@ -341,11 +359,59 @@ class HttpSink:
             if resp.status_code in (202, 409):
                 if resp.status_code == 409:
                     time.sleep(0.2)  # another sender is on this blob, or we were behind
-                offset = int(resp.json().get("received", offset))
+                received = int(resp.json().get("received", offset))
+                self._part_stored(max(0, received - offset))
+                offset = received
                 if offset >= size:  # complete but not yet committed: send the last byte again
                     offset = size - 1
                 continue
             return resp
+
+    def _upload_bucket_parts(self, sha: str, fh: Any, size: int) -> Any:
+        """A large file straight to the server's bucket in parts (S3 multipart, each part
+        presigned with its sha256), skipping the parts the bucket already holds from an
+        interrupted upload. A failed part returns its answer: the caller's backoff retries and
+        the next try resumes. Parts that do not join to the file's digest are aborted."""
+        base = f"/api/v1/blobs/{sha}/multipart"
+        started = self._client.post(base, json={"size": size})
+        if started.status_code != 200 or started.json().get("exists"):
+            return started
+        upload_id = started.json()["upload_id"]
+        held = {p["n"]: p for p in started.json().get("parts", [])}
+        # S3: parts of at least 5 MiB (but the last), at most 10,000 of them
+        part = max(_part_bytes(), 5 * 1024 * 1024, -(-size // 10_000))
+        timeout = self._httpx.Timeout(600.0, connect=5.0)
+        done = []
+        for number, offset in enumerate(range(0, size, part), start=1):
+            n = min(part, size - offset)
+            digest, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
+            for chunk in _region(fh, offset, n):
+                digest.update(chunk)
+                md5.update(chunk)
+            part_sha = digest.hexdigest()
+            have = held.get(number)
+            # a part the bucket holds is kept when its sha256 (or, where the bucket lists no
+            # checksum, its ETag: the part's MD5) and size match this file's bytes
+            if not (have and have["size"] == n and (
+                    have.get("sha256") == part_sha if have.get("sha256")
+                    else have["etag"].strip('"') == md5.hexdigest())):
+                target = self._client.post(f"{base}/parts", json={
+                    "upload_id": upload_id, "number": number, "sha256": part_sha})
+                if target.status_code != 200:
+                    return target
+                where = target.json()
+                resp = self._httpx.put(where["url"], content=_region(fh, offset, n), headers={
+                    "Content-Length": str(n), **where["headers"]}, timeout=timeout)
+                if resp.status_code != 200:
+                    return resp
+                have = {"etag": resp.headers["ETag"]}
+                self._part_stored(n)
+            done.append({"number": number, "etag": have["etag"], "sha256": part_sha})
+        final = self._client.post(f"{base}/complete", json={"upload_id": upload_id,
+                                                            "parts": done}, timeout=timeout)
+        if final.status_code == 400:  # the bucket refused the joined parts: drop them
+            self._client.delete(base, params={"upload_id": upload_id})
+        return final
 
     def heartbeat(self, runs: list[tuple[str, str]]) -> None:
         try:

@@ -10,6 +10,8 @@ The contract (both stores): ``exists``, ``size``, ``read``, ``iter_chunks``, ``b
 upload written chunk by chunk, then ``commit``/``abort``), ``put_file``, ``put_bytes``,
 ``remove``, ``listing`` (for garbage collection), ``local_path`` (a file the server may stream
 itself, or None) and ``download_url``/``upload_url`` (presigned URLs on S3, None locally).
+The S3 store also takes resumable multipart uploads straight to the bucket (``multipart_*``);
+the local store takes resumable parts through the server (:class:`PartialUploads`).
 """
 
 from __future__ import annotations
@@ -20,13 +22,17 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, BinaryIO
 
-from kiseki.core.errors import StorageError, ValidationError
+from kiseki.core.errors import (
+    NotFoundError, StorageError, StorageUnavailableError, ValidationError,
+)
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 CHUNK = 1024 * 1024
+# S3 copies objects of up to 5 GiB in one request, with a checksum of the whole object
+MAX_MULTIPART_BYTES = 5 * 1024 ** 3
 
 
 def check_digest(sha: str) -> str:
@@ -328,6 +334,117 @@ class S3BlobStore:
     def begin(self, sha: str, max_bytes: int | None = None) -> _S3Upload:
         return _S3Upload(self, sha, max_bytes)
 
+    # -- resumable multipart uploads straight to the bucket ------------------------------------
+    # Parts go to a staging key with presigned URLs that sign each part's sha256 (the bucket
+    # refuses a damaged part); completing copies the object to its final key with SHA256
+    # checksumming, so the bucket computes the whole file's digest (no byte passes through
+    # kiseki) and ``exists`` checks it. An upload interrupted at any point resumes from the
+    # parts the bucket lists for the staging key (R10); failures abort it (R24).
+
+    def _staging(self, sha: str) -> str:
+        return f"{self.prefix}incoming/{check_digest(sha)}"
+
+    def _s3_call(self, what: str, call: Callable[..., Any], **kw: Any) -> Any:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return call(Bucket=self.bucket, **kw)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if code in ("NoSuchUpload", "404", "NoSuchKey"):
+                raise NotFoundError(f"{what}: the upload is gone ({code}); start it again"
+                                    ) from exc
+            if code in ("InvalidPart", "InvalidPartOrder", "BadDigest", "EntityTooSmall",
+                        "InvalidArgument", "InvalidRequest"):
+                raise ValidationError(f"{what}: the bucket refused it ({code}: "
+                                      f"{exc.response.get('Error', {}).get('Message')})") from exc
+            raise StorageUnavailableError(f"{what}: object store error {code}; retry") from exc
+        except BotoCoreError as exc:
+            raise StorageUnavailableError(f"{what}: object store unreachable ({exc}); retry"
+                                          ) from exc
+
+    def multipart_start(self, sha: str, size: int) -> dict[str, Any]:
+        """The multipart upload of blob ``sha`` in progress (resumed) or a new one:
+        ``{"upload_id", "parts": [{"n", "size", "etag", "sha256"}]}`` (parts already held)."""
+        if size > MAX_MULTIPART_BYTES:
+            raise ValidationError(f"a file of {size:,} bytes is over the S3 store's limit of "
+                                  f"{MAX_MULTIPART_BYTES:,} bytes per file; split it")
+        key = self._staging(sha)
+        found = self._s3_call("list uploads", self.client.list_multipart_uploads, Prefix=key)
+        mine = [u for u in found.get("Uploads", []) if u["Key"] == key]
+        if not mine:
+            made = self._s3_call("start upload", self.client.create_multipart_upload, Key=key,
+                                 ChecksumAlgorithm="SHA256")
+            return {"upload_id": made["UploadId"], "parts": []}
+        upload_id = max(mine, key=lambda u: u["Initiated"])["UploadId"]
+        parts: list[dict[str, Any]] = []
+        marker = 0
+        while True:
+            page = self._s3_call("list parts", self.client.list_parts, Key=key,
+                                 UploadId=upload_id, PartNumberMarker=marker)
+            for part in page.get("Parts", []):
+                digest = part.get("ChecksumSHA256")
+                parts.append({"n": int(part["PartNumber"]), "size": int(part["Size"]),
+                              "etag": part["ETag"],
+                              "sha256": _hex(digest) if digest else None})
+            if not page.get("IsTruncated"):
+                return {"upload_id": upload_id, "parts": parts}
+            marker = int(page["NextPartNumberMarker"])
+
+    def multipart_part_url(self, sha: str, upload_id: str, number: int, part_sha: str,
+                           expires: int = 3600) -> dict[str, Any]:
+        """A presigned PUT for part ``number`` that the bucket accepts only with these bytes."""
+        if not 1 <= number <= 10_000:
+            raise ValidationError(f"part number {number} is outside 1-10000")
+        url = self.client.generate_presigned_url(
+            "upload_part", Params={"Bucket": self.bucket, "Key": self._staging(sha),
+                                   "UploadId": upload_id, "PartNumber": number,
+                                   "ChecksumSHA256": _b64(check_digest(part_sha))},
+            ExpiresIn=expires)
+        return {"url": url, "headers": {"x-amz-checksum-sha256": _b64(part_sha)}}
+
+    def multipart_complete(self, sha: str, upload_id: str,
+                           parts: list[tuple[int, str, str]]) -> int:
+        """Join the parts ``(number, etag, sha256)``, move the object to its final key with
+        the whole file's digest checked by the bucket; return its size."""
+        key = self._staging(sha)
+        self._s3_call("complete upload", self.client.complete_multipart_upload, Key=key,
+                      UploadId=upload_id, MultipartUpload={"Parts": [
+                          {"PartNumber": n, "ETag": etag, "ChecksumSHA256": _b64(part_sha)}
+                          for n, etag, part_sha in sorted(parts)]})
+        try:
+            self._s3_call("verify upload", self.client.copy_object, Key=self.key(sha),
+                          CopySource={"Bucket": self.bucket, "Key": key},
+                          ChecksumAlgorithm="SHA256", MetadataDirective="REPLACE")
+        finally:
+            self._s3_call("clean up upload", self.client.delete_object, Key=key)
+        if not self.exists(sha):  # removed: the joined parts have another digest
+            raise BlobMismatchError(f"uploaded parts do not join to sha256 {sha}; the upload "
+                                    "was corrupted or the id is wrong: start it again")
+        return self.size(sha)
+
+    def multipart_abort(self, sha: str, upload_id: str) -> None:
+        """Drop an upload and the parts the bucket holds for it."""
+        try:
+            self._s3_call("abort upload", self.client.abort_multipart_upload,
+                          Key=self._staging(sha), UploadId=upload_id)
+        except NotFoundError:
+            pass  # already gone
+
+    def abort_stale_uploads(self, older_than: float) -> int:
+        """Abort multipart uploads started before ``older_than`` (Unix time); return how many
+        (``kiseki gc``: parts of uploads nobody will finish still cost storage)."""
+        aborted = 0
+        pages = self.client.get_paginator("list_multipart_uploads").paginate(
+            Bucket=self.bucket, Prefix=f"{self.prefix}incoming/")
+        for page in pages:
+            for upload in page.get("Uploads", []):
+                if upload["Initiated"].timestamp() < older_than:
+                    self.client.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"],
+                                                       UploadId=upload["UploadId"])
+                    aborted += 1
+        return aborted
+
     def put_chunks(self, sha: str, chunks: Iterable[bytes], max_bytes: int | None = None) -> int:
         upload = self.begin(sha, max_bytes)
         try:
@@ -411,6 +528,12 @@ class _S3Upload(_HashedSpool):
             os.unlink(self.out.name)
         except OSError:
             pass
+
+
+def _hex(b64: str) -> str:
+    import base64
+
+    return base64.b64decode(b64.split("-")[0]).hex()
 
 
 def _b64(sha: str) -> str:

@@ -63,7 +63,8 @@ def referenced(conn: Connection) -> tuple[set[str], set[tuple[int, str]]]:
 
 def collect(conn: Connection, blobs: Any, min_age: float = 3600.0,
             dry_run: bool = False) -> dict[str, Any]:
-    """Remove unreferenced blobs (older than ``min_age``) and stale read grants."""
+    """Remove unreferenced blobs (older than ``min_age``) and stale read grants; abort
+    multipart uploads to a bucket started more than ``min_age`` ago."""
     keep, grants = referenced(conn)
     now = time.time()
     removed = freed = kept_young = 0
@@ -86,5 +87,9 @@ def collect(conn: Connection, blobs: Any, min_age: float = 3600.0,
         for project, sha in stale:
             conn.execute(delete(project_blobs).where(project_blobs.c.project_id == project,
                                                      project_blobs.c.sha256 == sha))
+    aborted = 0
+    if not dry_run and hasattr(blobs, "abort_stale_uploads"):  # S3: parts nobody will join
+        aborted = blobs.abort_stale_uploads(now - min_age)
     return {"blobs_removed": removed, "bytes_freed": freed, "kept_recent": kept_young,
-            "blobs_kept": len(keep), "grants_removed": len(stale), "dry_run": dry_run}
+            "blobs_kept": len(keep), "grants_removed": len(stale),
+            "uploads_aborted": aborted, "dry_run": dry_run}
