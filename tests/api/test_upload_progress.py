@@ -7,13 +7,15 @@ import io
 import json
 from pathlib import Path
 
+import pytest
+
 from kiseki.sdk.sender import UploadBar
 from tests.conftest import ServerProcess, run_script
 
 
 def test_finish_hears_upload_progress_part_by_part(tmp_path: Path,
                                                     server: ServerProcess) -> None:
-    size = 24 * 1024 * 1024
+    size = 40 * 1024 * 1024
     (tmp_path / "model.bin").write_bytes(bytes(range(256)) * (size // 256))
     proc = run_script("""
         import json, kiseki
@@ -39,6 +41,38 @@ def test_finish_hears_upload_progress_part_by_part(tmp_path: Path,
     assert totals and max(totals) >= size  # the file (and the run's small files)
     assert seen[-1][0] == seen[-1][1] == max(totals)  # all of it, at the end
     assert all(b[0] >= a[0] for a, b in zip(seen, seen[1:]))  # never backwards
+
+
+def test_progress_is_reported_part_by_part(tmp_path: Path, server: ServerProcess,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shipper behind both the live sender and `kiseki sync` reports each stored part of
+    a big file, and each file once in the total."""
+    from kiseki.cli.sync import sync_log
+    from kiseki.sdk.settings import load_settings
+    from kiseki.sdk.sinks import make_sink
+
+    size = 6 * 1024 * 1024 + 123
+    (tmp_path / "model.bin").write_bytes(bytes(range(256)) * (size // 256) + b"x" * (size % 256))
+    run_script("""
+        import kiseki
+        with kiseki.init(project="progress", mode="offline") as run:
+            art = kiseki.Artifact("model", type="model")
+            art.add_file("model.bin")
+            run.log_artifact(art)
+    """, tmp_path)
+    [log] = tmp_path.glob("kiseki-runs/run-*/run.kiseki")
+    monkeypatch.setenv("KISEKI_UPLOAD_PART_BYTES", str(1024 * 1024))
+    calls: list[tuple[int, int]] = []
+    sink = make_sink(load_settings({"base_url": server.url}))
+    try:
+        result = sync_log(str(log), sink, 60, lambda done, added: calls.append((done, added)))
+    finally:
+        sink.close()
+    assert result["status"] == "synced"
+    total = sum(added for _, added in calls)
+    assert total >= size and sum(done for done, _ in calls) == total
+    parts = [done for done, added in calls if added == 0 and done == 1024 * 1024]
+    assert len(parts) >= 6  # every full part as it was stored, before the file was done
 
 
 def test_upload_bar_lines() -> None:

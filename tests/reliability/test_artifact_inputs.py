@@ -65,9 +65,17 @@ def test_i10_i18_i19_archives_pickles_and_references_stay_opaque(
     assert not marker.exists()
     assert not list(server.data_dir.rglob("escape.txt"))
 
-    # the SDK does not fetch a link-local reference either, and says why
+    # the SDK does not fetch a link-local reference either (nor one spelled as an IPv6-mapped
+    # address), and says why
     with kiseki.Api(settings={"base_url": server.url}) as api:
         art = api.artifact("hostile/bundle:v0")
-        with pytest.raises(ValidationError, match="link-local address 169.254.169.254"):
+        with pytest.raises(ValidationError, match="resolves to 169.254.169.254, a link-local"):
             art.download(root=str(tmp_path / "down"))
         assert not marker.exists()
+
+    from kiseki.sdk.artifacts import _check_reference_host
+
+    for spelled in ("http://[::ffff:169.254.169.254]/", "http://0.0.0.0:8080/x"):
+        with pytest.raises(ValidationError, match="link-local or unspecified"):
+            _check_reference_host(spelled)
+    _check_reference_host("http://127.0.0.1:9/")  # a data server on this machine is fine

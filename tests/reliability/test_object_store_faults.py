@@ -76,7 +76,10 @@ class FaultyRelay:
                     if key.lower() not in ("content-length", "transfer-encoding", "connection",
                                            "content-encoding"):
                         self.send_header(key, value)
-                self.send_header("Content-Length", str(len(resp.content)))
+                # a HEAD answer keeps the object's length; others carry the body relayed
+                length = (resp.headers.get("content-length", "0") if self.command == "HEAD"
+                          else str(len(resp.content)))
+                self.send_header("Content-Length", length)
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(resp.content)
@@ -123,13 +126,32 @@ def _big_file(path: Path, size: int, seed: int) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _put_part(url: str, sha: str, upload_id: str, number: int, data: bytes) -> httpx.Response:
+def _start(url: str, sha: str, size: int) -> dict[str, Any]:
+    started = httpx.post(f"{url}/api/v1/blobs/{sha}/multipart",
+                         json={"size": size, "part_size": PART})
+    assert started.status_code == 200, started.text
+    return {"upload_id": started.json()["upload_id"], "size": size,
+            "part_size": started.json()["part_size"], "parts": started.json()["parts"]}
+
+
+def _put_part(url: str, sha: str, plan: dict[str, Any], number: int,
+              data: bytes) -> httpx.Response:
     part_sha = hashlib.sha256(data).hexdigest()
     where = httpx.post(f"{url}/api/v1/blobs/{sha}/multipart/parts", json={
-        "upload_id": upload_id, "number": number, "sha256": part_sha})
+        "upload_id": plan["upload_id"], "size": plan["size"], "part_size": plan["part_size"],
+        "number": number, "sha256": part_sha})
     assert where.status_code == 200, where.text
     target = where.json()
+    assert target["length"] == len(data)
     return httpx.put(target["url"], content=data, headers=target["headers"], timeout=60)
+
+
+def _complete(url: str, sha: str, plan: dict[str, Any],
+              parts: list[bytes]) -> httpx.Response:
+    return httpx.post(f"{url}/api/v1/blobs/{sha}/multipart/complete", json={
+        "upload_id": plan["upload_id"], "size": plan["size"], "part_size": plan["part_size"],
+        "parts": [{"number": n, "sha256": hashlib.sha256(p).hexdigest()}
+                  for n, p in enumerate(parts, start=1)]}, timeout=60)
 
 
 def _uploads(moto_s3: MotoS3, bucket: str) -> list[dict[str, Any]]:
@@ -150,11 +172,9 @@ def test_r10_r24_interrupted_throttled_upload_resumes_in_the_bucket(
     data = big.read_bytes()
 
     # an earlier attempt sent part 1, then its process died
-    started = httpx.post(f"{bucket_server.url}/api/v1/blobs/{sha}/multipart",
-                         json={"size": size})
-    assert started.status_code == 200 and started.json()["parts"] == []
-    upload_id = started.json()["upload_id"]
-    assert _put_part(bucket_server.url, sha, upload_id, 1, data[:PART]).status_code == 200
+    plan = _start(bucket_server.url, sha, size)
+    assert plan["parts"] == [] and plan["part_size"] == PART
+    assert _put_part(bucket_server.url, sha, plan, 1, data[:PART]).status_code == 200
 
     # the bucket throttles part 2 twice, then fails the first completion with a 500
     calls = {"part2": 0, "complete": 0}
@@ -198,39 +218,81 @@ def test_r10_r24_interrupted_throttled_upload_resumes_in_the_bucket(
 
 def test_r24_parts_that_do_not_join_to_the_digest_leave_nothing(
         tmp_path: Path, bucket_server: ServerProcess, moto_s3: MotoS3) -> None:
+    url = bucket_server.url
+    bucket = bucket_server.bucket  # type: ignore[attr-defined]
     claimed = hashlib.sha256(b"what the client said").hexdigest()
     size = PART + 10
-    started = httpx.post(f"{bucket_server.url}/api/v1/blobs/{claimed}/multipart",
-                         json={"size": size})
-    upload_id = started.json()["upload_id"]
     other = random.Random(3).randbytes(size)
-    parts = []
-    for number, chunk in ((1, other[:PART]), (2, other[PART:])):
-        resp = _put_part(bucket_server.url, claimed, upload_id, number, chunk)
-        assert resp.status_code == 200
-        parts.append({"number": number, "etag": resp.headers["ETag"],
-                      "sha256": hashlib.sha256(chunk).hexdigest()})
-    done = httpx.post(f"{bucket_server.url}/api/v1/blobs/{claimed}/multipart/complete",
-                      json={"upload_id": upload_id, "parts": parts}, timeout=60)
+    chunks = [other[:PART], other[PART:]]
+    plan = _start(url, claimed, size)
+    # the plan bounds the parts: none beyond it, and the URL says each one's length
+    beyond = httpx.post(f"{url}/api/v1/blobs/{claimed}/multipart/parts", json={
+        "upload_id": plan["upload_id"], "size": size, "part_size": plan["part_size"],
+        "number": 3, "sha256": claimed})
+    assert beyond.status_code == 400 and "outside 1-2" in beyond.json()["detail"]
+    assert _put_part(url, claimed, plan, 1, chunks[0]).status_code == 200
+    missing = _complete(url, claimed, plan, chunks)  # part 2 never sent
+    assert missing.status_code == 409 and "part 2 of 2 is missing" in missing.json()["detail"]
+    assert _put_part(url, claimed, plan, 2, chunks[1]).status_code == 200
+    done = _complete(url, claimed, plan, chunks)
     assert done.status_code == 400 and "do not join" in done.json()["detail"]
-    bucket = bucket_server.bucket  # type: ignore[attr-defined]
     assert _keys(moto_s3, bucket) == [] and _uploads(moto_s3, bucket) == []
-    assert httpx.post(f"{bucket_server.url}/api/v1/blobs/missing",
+    assert httpx.post(f"{url}/api/v1/blobs/missing",
                       json={"sha256": [claimed]}).json()["missing"] == [claimed]
 
-    # an upload nobody finishes (one part sent, never completed) ...
-    again = httpx.post(f"{bucket_server.url}/api/v1/blobs/{claimed}/multipart",
-                       json={"size": size}).json()
-    assert _put_part(bucket_server.url, claimed, again["upload_id"], 1,
-                     other[:PART]).status_code == 200
+    # bad parts completed after the real blob was stored by someone else: the blob stays
+    real = random.Random(4).randbytes(size)
+    real_sha = hashlib.sha256(real).hexdigest()
+    plan = _start(url, real_sha, size)
+    for number, chunk in enumerate(chunks, start=1):
+        assert _put_part(url, real_sha, plan, number, chunk).status_code == 200
+    stored = httpx.put(f"{url}/api/v1/blobs/{real_sha}", content=real, timeout=60)
+    assert stored.status_code == 200, stored.text
+    late = _complete(url, real_sha, plan, chunks)
+    assert late.status_code == 200 and late.json()["size"] == size
+    body = moto_s3.client().get_object(Bucket=bucket, Key=f"blobs/{real_sha}")["Body"].read()
+    assert body == real
+    assert _keys(moto_s3, bucket) == [f"blobs/{real_sha}"] and _uploads(moto_s3, bucket) == []
 
-    # ... is aborted by `kiseki gc`
+    # an upload nobody finishes (one part sent, never completed) ...
+    plan = _start(url, claimed, size)
+    assert _put_part(url, claimed, plan, 1, chunks[0]).status_code == 200
+    gc_args = [sys.executable, "-m", "kiseki", "gc", "--json", "--dir",
+               str(bucket_server.data_dir), "--blob-url", f"s3://{bucket}/blobs",
+               "--s3-endpoint", moto_s3.url]
+
+    def gc(*extra: str) -> dict[str, Any]:
+        proc = subprocess.run([*gc_args, *extra], capture_output=True, text=True,
+                              env={**os.environ, **S3_ENV}, timeout=60, check=False)
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout.splitlines()[-1])
+
+    # ... is kept while it may still resume (a day by default) ...
+    assert gc("--min-age", "0")["uploads_aborted"] == 0
     assert len(_uploads(moto_s3, bucket)) == 1
-    gc = subprocess.run([sys.executable, "-m", "kiseki", "gc", "--json", "--min-age", "0",
-                         "--dir", str(bucket_server.data_dir),
-                         "--blob-url", f"s3://{bucket}/blobs", "--s3-endpoint", moto_s3.url],
-                        capture_output=True, text=True, env={**os.environ, **S3_ENV},
-                        timeout=60, check=False)
-    assert gc.returncode == 0, gc.stderr
-    assert json.loads(gc.stdout.splitlines()[-1])["uploads_aborted"] == 1
+    # ... and aborted by `kiseki gc` once older than --upload-max-age
+    assert gc("--min-age", "0", "--upload-max-age", "0")["uploads_aborted"] == 1
     assert _uploads(moto_s3, bucket) == []
+
+
+def test_r10_an_upload_joined_before_a_server_stop_is_finished_on_resume(
+        moto_s3: MotoS3, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server stopped between joining the parts and moving the object in: the staging
+    object is still there, and the next start finishes it instead of asking for the parts."""
+    from kiseki.store.blobs import S3BlobStore
+
+    for key, value in S3_ENV.items():
+        monkeypatch.setenv(key, value)
+    bucket = f"kiseki-{uuid.uuid4().hex[:12]}"
+    moto_s3.client().create_bucket(Bucket=bucket)
+    store = S3BlobStore(f"s3://{bucket}/blobs", endpoint_url=moto_s3.url)
+    size = PART + 99
+    data = random.Random(5).randbytes(size)
+    sha = hashlib.sha256(data).hexdigest()
+    plan = store.multipart_start(sha, size, PART)
+    staging = f"blobs/incoming/{sha}-{size}-{plan['part_size']}"
+    moto_s3.client().put_object(Bucket=bucket, Key=staging, Body=data)  # joined, not moved
+    assert store.multipart_start(sha, size, PART) == {"exists": True}
+    assert store.read(sha) == data
+    store.abort_stale_uploads(older_than=float("inf"))  # the started upload nobody needs
+    assert _keys(moto_s3, bucket) == [f"blobs/{sha}"] and _uploads(moto_s3, bucket) == []

@@ -209,6 +209,17 @@ def test_several_encoder_threads_store_every_image(tmp_path: Path) -> None:
         assert np.array_equal(row["img"].to_numpy(), images[i])
         assert np.array_equal(row["img"].masks["p"]["mask_data"], masks[i])
 
+    # the same pixels under several keys and steps: threads store one blob at the same time
+    same = np.random.default_rng(0).integers(0, 256, (384, 384, 3), dtype=np.uint8)
+    with kiseki.init(project="inputs", dir=str(tmp_path),
+                     settings={"media_encoder_threads": 4}) as run:
+        for _ in range(6):
+            run.log({k: kiseki.Image(same) for k in ("a", "b", "c", "d")})
+    with kiseki.Api() as api:
+        rows = list(api.run(f"inputs/{run.id}").scan_history(keys=["a", "b", "c", "d"]))
+    assert len(rows) == 6
+    assert all(np.array_equal(r[k].to_numpy(), same) for r in rows for k in "abcd")
+
 
 def test_encoder_threads_setting_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     from kiseki.core.errors import UsageError
@@ -219,3 +230,8 @@ def test_encoder_threads_setting_from_the_environment(monkeypatch: pytest.Monkey
     monkeypatch.setenv("KISEKI_MEDIA_ENCODER_THREADS", "two")
     with pytest.raises(UsageError, match="KISEKI_MEDIA_ENCODER_THREADS must be a whole number"):
         load_settings()
+    monkeypatch.delenv("KISEKI_MEDIA_ENCODER_THREADS")
+    assert load_settings({"media_encoder_threads": "3"}).media_encoder_threads == 3
+    for bad in ("x", -1, 500):
+        with pytest.raises(UsageError, match="media_encoder_threads must be"):
+            load_settings({"media_encoder_threads": bad})

@@ -22,6 +22,8 @@ Messages name the input and the fix. The server maps these to HTTP in one table
 
 from __future__ import annotations
 
+import errno
+
 
 class KisekiError(Exception):
     """Base of every error kiseki raises on purpose."""
@@ -76,8 +78,10 @@ class StorageFullError(StorageUnavailableError):
     succeed once space is freed (reliability R13)."""
 
 
-# errno values of a storage that cannot take more bytes: no space, quota, file size limit
-FULL_ERRNOS = frozenset({28, 122, 27})  # ENOSPC, EDQUOT, EFBIG (Linux numbering)
+# errno values of a storage that cannot take more bytes until space is freed: no space left,
+# disk quota exceeded (a per-file size limit, EFBIG, is not one: retrying would not help)
+FULL_ERRNOS = frozenset(getattr(errno, name) for name in ("ENOSPC", "EDQUOT")
+                        if hasattr(errno, name))
 
 
 def full_storage_message(what: str, reason: object) -> str:

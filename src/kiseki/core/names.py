@@ -71,7 +71,8 @@ REFERENCE_SCHEMES = ("file", "http", "https", "s3")
 
 def check_reference_uri(uri: object) -> str:
     """A file an artifact references without copying it: a ``file``, ``http(s)`` or ``s3``
-    URI of at most 4096 characters (I18: no other scheme is ever stored or followed)."""
+    URI of at most 4096 characters, no other scheme (I18). The server stores references and
+    never opens them; the SDK that downloads an artifact opens them on the user's machine."""
     from urllib.parse import urlparse
 
     text = str(uri)

@@ -194,7 +194,7 @@ class Artifact:
             import httpx
 
             try:
-                head = httpx.head(uri, follow_redirects=True, timeout=30)
+                head = _head_http(uri)
             except httpx.HTTPError as exc:
                 raise ValidationError(f"reference {uri!r} cannot be reached: {exc}") from exc
             digest = (head.headers.get("etag") or "").strip('"') or None
@@ -509,6 +509,22 @@ def _fetch_reference(entry: ArtifactEntry, target: str) -> None:
         boto3.client("s3").download_file(parsed.netloc, parsed.path.lstrip("/"), target)
 
 
+def _head_http(url: str, hops: int = 5) -> Any:
+    """HEAD a reference, following redirects by hand with every address checked."""
+    import httpx
+
+    for _ in range(hops + 1):
+        _check_reference_host(url)
+        resp = httpx.head(url, follow_redirects=False, timeout=30)
+        if not (resp.is_redirect and "location" in resp.headers):
+            return resp
+        url = str(resp.url.join(resp.headers["location"]))
+        if not url.startswith(("http://", "https://")):
+            raise ValidationError(f"reference redirects to {url[:100]!r}, which is not "
+                                  "http(s); not followed")
+    raise ValidationError(f"reference {url[:200]} redirects more than {hops} times")
+
+
 def _fetch_http(url: str, target: str, hops: int = 5) -> None:
     """GET a reference into ``target``, following at most ``hops`` redirects by hand so every
     address on the way is checked: link-local addresses (cloud metadata services such as
@@ -542,14 +558,16 @@ def _check_reference_host(url: str) -> None:
     host = urlparse(url).hostname or ""
     try:
         infos = socket.getaddrinfo(host, None)
-    except OSError as exc:
-        raise ValidationError(f"reference host {host!r} cannot be resolved: {exc}") from None
+    except OSError:
+        return  # not resolvable here (a proxy may resolve it): nothing local to protect
     for info in infos:
         address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
-        if address.is_link_local or str(address) == "fd00:ec2::254":
+        mapped = getattr(address, "ipv4_mapped", None)
+        address = mapped or address  # ::ffff:169.254.169.254 is 169.254.169.254
+        if address.is_link_local or address.is_unspecified or str(address) == "fd00:ec2::254":
             raise ValidationError(
-                f"reference {url[:200]} resolves to the link-local address {address} (a cloud "
-                "metadata service); kiseki does not fetch it")
+                f"reference {url[:200]} resolves to {address}, a link-local or unspecified "
+                "address (where cloud metadata services answer); kiseki does not fetch it")
 
 
 def _s3_head(bucket: str, key: str) -> tuple[str | None, int]:

@@ -143,7 +143,11 @@ class MediaEncoder:
 
 def default_threads() -> int:
     """One encoder per spare core (the training loop keeps one), at least one, at most 4."""
-    return max(1, min(4, (os.cpu_count() or 1) - 1))
+    try:
+        cores = len(os.sched_getaffinity(0))  # the cores this process may run on
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return max(1, min(4, cores - 1))
 
 
 def media_dir(run_dir: str) -> str:

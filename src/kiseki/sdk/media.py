@@ -17,11 +17,13 @@ numpy and Pillow load only when an image is built or decoded (``import kiseki`` 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import math
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -279,10 +281,17 @@ class BlobWriter:
         path = os.path.join(self.folder, sha)
         if not os.path.exists(path):
             os.makedirs(self.folder, exist_ok=True)
-            tmp = f"{path}.{os.getpid()}.tmp"
-            with open(tmp, "wb") as fh:
-                fh.write(payload)
-            os.replace(tmp, path)
+            # a temporary file of its own: encoder threads may store the same blob at once
+            # (the same mask at two steps), and each rename puts whole, identical bytes in place
+            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=f".{sha[:16]}-", suffix=".tmp")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(payload)
+                os.replace(tmp, path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
         self.written.append(sha)
         return sha
 

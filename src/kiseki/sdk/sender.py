@@ -63,6 +63,7 @@ class LogShipper:
     fatal: bool = False
     live: bool = False  # a log being written now (its batches also signal liveness)
     uploaded: set[str] = field(default_factory=set)  # blobs this shipper has sent
+    counted: set[str] = field(default_factory=set)  # blobs in the progress total already
     # called as on_progress(bytes_done, bytes_added) while files upload (kiseki sync's bar)
     on_progress: Any = None
     media_logged: set[str] = field(default_factory=set)  # media ids not stored (yet)
@@ -174,8 +175,9 @@ class LogShipper:
         missing = self.sink.missing_blobs(sorted(todo), deadline) if len(todo) > 1 \
             else list(todo)
         sizes = {sha: os.path.getsize(todo[sha]) for sha in missing if os.path.isfile(todo[sha])}
-        if self.on_progress is not None:
-            self.on_progress(0, sum(sizes.values()))
+        if self.on_progress is not None:  # each file counted once, also when retried
+            self.on_progress(0, sum(n for sha, n in sizes.items() if sha not in self.counted))
+            self.counted.update(sizes)
         # small files go several to a request (latency-bound), big ones one by one
         jobs: list[list[str]] = []
         group: list[str] = []
@@ -200,8 +202,10 @@ class LogShipper:
                 sha = job[0]
                 if progress is not None and hasattr(self.sink, "parts_done"):
                     def part(n: int, sha: str = sha) -> None:
+                        n = min(n, sizes[sha] - parted.get(sha, 0))  # a part sent again
                         parted[sha] = parted.get(sha, 0) + n
-                        progress(n, 0)
+                        if n > 0:
+                            progress(n, 0)
                     self.sink.parts_done.hook = part
                 try:
                     self.sink.put_blob(sha, todo[sha], deadline)
@@ -399,8 +403,8 @@ class SenderLoop:
 
         def report(done: int, added: int) -> None:
             with lock:
-                state["done"] += done
                 state["total"] += added
+                state["done"] = min(state["done"] + done, state["total"])
                 now = time.monotonic()
                 if state["done"] < state["total"] and now - state["sent"] < 0.25:
                     return

@@ -58,6 +58,14 @@ class Settings:
     capture_system_metrics: bool = True
 
     def __post_init__(self) -> None:
+        try:
+            self.media_encoder_threads = int(self.media_encoder_threads)
+        except (TypeError, ValueError):
+            raise UsageError(f"media_encoder_threads must be a whole number (0 = automatic), "
+                             f"got {self.media_encoder_threads!r}") from None
+        if not 0 <= self.media_encoder_threads <= 32:
+            raise UsageError(f"media_encoder_threads must be between 0 (automatic) and 32, got "
+                             f"{self.media_encoder_threads}")
         if self.mode not in MODES:
             raise UsageError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         if not self.root_dir:

@@ -326,7 +326,7 @@ class HttpSink:
             size = os.fstat(fh.fileno()).st_size
             if size > _part_bytes():
                 if url:
-                    return self._upload_bucket_parts(sha, fh, size)
+                    return self._upload_bucket_parts(sha, fh, size, url, headers)
                 return self._upload_parts(sha, fh, size)
             all_headers = {"Content-Type": "application/octet-stream",
                            "Content-Length": str(size), **headers}
@@ -367,19 +367,25 @@ class HttpSink:
                 continue
             return resp
 
-    def _upload_bucket_parts(self, sha: str, fh: Any, size: int) -> Any:
+    def _upload_bucket_parts(self, sha: str, fh: Any, size: int, url: str,
+                             headers: dict[str, str]) -> Any:
         """A large file straight to the server's bucket in parts (S3 multipart, each part
-        presigned with its sha256), skipping the parts the bucket already holds from an
-        interrupted upload. A failed part returns its answer: the caller's backoff retries and
-        the next try resumes. Parts that do not join to the file's digest are aborted."""
+        presigned with its length and sha256), skipping the parts the bucket already holds
+        from an interrupted upload. A failed part returns its answer: the caller's backoff
+        retries and the next try resumes. Parts that do not join to the file's digest are
+        dropped; a server without multipart routes gets the one presigned PUT of before."""
         base = f"/api/v1/blobs/{sha}/multipart"
-        started = self._client.post(base, json={"size": size})
+        started = self._client.post(base, json={"size": size, "part_size": _part_bytes()})
+        if started.status_code in (404, 405):  # an older server: one PUT (up to 5 GB)
+            return self._httpx.put(url, content=_chunks(fh), headers={
+                "Content-Type": "application/octet-stream", "Content-Length": str(size),
+                **headers}, timeout=self._httpx.Timeout(600.0, connect=5.0))
         if started.status_code != 200 or started.json().get("exists"):
             return started
-        upload_id = started.json()["upload_id"]
+        plan = {"upload_id": started.json()["upload_id"], "size": size,
+                "part_size": int(started.json()["part_size"])}
         held = {p["n"]: p for p in started.json().get("parts", [])}
-        # S3: parts of at least 5 MiB (but the last), at most 10,000 of them
-        part = max(_part_bytes(), 5 * 1024 * 1024, -(-size // 10_000))
+        part = plan["part_size"]
         timeout = self._httpx.Timeout(600.0, connect=5.0)
         done = []
         for number, offset in enumerate(range(0, size, part), start=1):
@@ -396,7 +402,7 @@ class HttpSink:
                     have.get("sha256") == part_sha if have.get("sha256")
                     else have["etag"].strip('"') == md5.hexdigest())):
                 target = self._client.post(f"{base}/parts", json={
-                    "upload_id": upload_id, "number": number, "sha256": part_sha})
+                    **plan, "number": number, "sha256": part_sha})
                 if target.status_code != 200:
                     return target
                 where = target.json()
@@ -404,13 +410,14 @@ class HttpSink:
                     "Content-Length": str(n), **where["headers"]}, timeout=timeout)
                 if resp.status_code != 200:
                     return resp
-                have = {"etag": resp.headers["ETag"]}
                 self._part_stored(n)
-            done.append({"number": number, "etag": have["etag"], "sha256": part_sha})
-        final = self._client.post(f"{base}/complete", json={"upload_id": upload_id,
-                                                            "parts": done}, timeout=timeout)
-        if final.status_code == 400:  # the bucket refused the joined parts: drop them
-            self._client.delete(base, params={"upload_id": upload_id})
+            done.append({"number": number, "sha256": part_sha})
+        final = self._client.post(f"{base}/complete", json={**plan, "parts": done},
+                                  timeout=timeout)
+        if final.status_code in (400, 409):
+            # 400: the parts do not join to this file (nothing was stored): give up on them;
+            # 409: the bucket holds other parts (another sender's plan): start afresh
+            self._client.delete(base, params=plan)
         return final
 
     def heartbeat(self, runs: list[tuple[str, str]]) -> None:

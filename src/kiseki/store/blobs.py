@@ -26,13 +26,14 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, BinaryIO
 
 from kiseki.core.errors import (
-    NotFoundError, StorageError, StorageUnavailableError, ValidationError,
+    ConflictError, NotFoundError, StorageError, StorageUnavailableError, ValidationError,
 )
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 CHUNK = 1024 * 1024
 # S3 copies objects of up to 5 GiB in one request, with a checksum of the whole object
 MAX_MULTIPART_BYTES = 5 * 1024 ** 3
+MIN_PART_BYTES = 5 * 1024 * 1024  # S3's smallest part (but the last)
 
 
 def check_digest(sha: str) -> str:
@@ -335,14 +336,28 @@ class S3BlobStore:
         return _S3Upload(self, sha, max_bytes)
 
     # -- resumable multipart uploads straight to the bucket ------------------------------------
-    # Parts go to a staging key with presigned URLs that sign each part's sha256 (the bucket
-    # refuses a damaged part); completing copies the object to its final key with SHA256
-    # checksumming, so the bucket computes the whole file's digest (no byte passes through
-    # kiseki) and ``exists`` checks it. An upload interrupted at any point resumes from the
-    # parts the bucket lists for the staging key (R10); failures abort it (R24).
+    # Parts go to a staging key named by the blob, its size and the part size, with presigned
+    # URLs that sign each part's length and sha256 (the bucket refuses other bytes). Completing
+    # checks the parts the bucket lists against that plan, joins them, copies the result to a
+    # verification key with SHA256 checksumming (the bucket computes the whole file's digest,
+    # no byte passes through kiseki) and, only when it matches, to the blob's key: a stored
+    # blob is never overwritten or removed by an upload. An upload interrupted at any point
+    # resumes from what the bucket holds (R10); failures are aborted (R24).
 
-    def _staging(self, sha: str) -> str:
-        return f"{self.prefix}incoming/{check_digest(sha)}"
+    def _staging(self, sha: str, size: int, part_size: int) -> str:
+        return f"{self.prefix}incoming/{check_digest(sha)}-{int(size)}-{int(part_size)}"
+
+    @staticmethod
+    def part_plan(size: int, part_size: int) -> tuple[int, int]:
+        """``(part size, number of parts)`` for a file: S3 wants parts of 5 MiB or more (but
+        the last) and at most 10,000 of them."""
+        if size <= 0:
+            raise ValidationError(f"a multipart upload needs a size above 0, got {size}")
+        if size > MAX_MULTIPART_BYTES:
+            raise ValidationError(f"a file of {size:,} bytes is over the S3 store's limit of "
+                                  f"{MAX_MULTIPART_BYTES:,} bytes per file; split it")
+        part = max(int(part_size), MIN_PART_BYTES, -(-size // 10_000))
+        return part, -(-size // part)
 
     def _s3_call(self, what: str, call: Callable[..., Any], **kw: Any) -> Any:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -350,98 +365,175 @@ class S3BlobStore:
         try:
             return call(Bucket=self.bucket, **kw)
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code")
+            error = exc.response.get("Error", {})
+            code, text = error.get("Code"), error.get("Message")
             if code in ("NoSuchUpload", "404", "NoSuchKey"):
                 raise NotFoundError(f"{what}: the upload is gone ({code}); start it again"
                                     ) from exc
-            if code in ("InvalidPart", "InvalidPartOrder", "BadDigest", "EntityTooSmall",
-                        "InvalidArgument", "InvalidRequest"):
-                raise ValidationError(f"{what}: the bucket refused it ({code}: "
-                                      f"{exc.response.get('Error', {}).get('Message')})") from exc
+            if code in ("InvalidPart", "InvalidPartOrder"):
+                raise ConflictError(f"{what}: the bucket holds other parts than these ({code}); "
+                                    "start the upload again") from exc
+            if code in ("BadDigest", "EntityTooSmall", "EntityTooLarge", "InvalidArgument",
+                        "InvalidRequest", "InvalidDigest"):
+                raise ValidationError(f"{what}: the bucket refused it ({code}: {text})") from exc
+            if code in ("AccessDenied", "AllAccessDisabled", "NotImplemented",
+                        "InvalidAccessKeyId", "SignatureDoesNotMatch"):
+                raise StorageError(f"{what}: the object store does not allow it ({code}: "
+                                   f"{text}); the server's credentials or bucket policy need "
+                                   "multipart upload permissions") from exc
             raise StorageUnavailableError(f"{what}: object store error {code}; retry") from exc
         except BotoCoreError as exc:
             raise StorageUnavailableError(f"{what}: object store unreachable ({exc}); retry"
                                           ) from exc
 
-    def multipart_start(self, sha: str, size: int) -> dict[str, Any]:
-        """The multipart upload of blob ``sha`` in progress (resumed) or a new one:
-        ``{"upload_id", "parts": [{"n", "size", "etag", "sha256"}]}`` (parts already held)."""
-        if size > MAX_MULTIPART_BYTES:
-            raise ValidationError(f"a file of {size:,} bytes is over the S3 store's limit of "
-                                  f"{MAX_MULTIPART_BYTES:,} bytes per file; split it")
-        key = self._staging(sha)
+    def _key_checksum(self, key: str) -> str | None:
+        """The stored SHA256 checksum of an object, None when it has none or is absent."""
+        try:
+            head = self._s3_call("read object", self.client.head_object, Key=key,
+                                 ChecksumMode="ENABLED")
+        except NotFoundError:
+            return None
+        return head.get("ChecksumSHA256")  # type: ignore[no-any-return]
+
+    def _move_in(self, sha: str, key: str) -> bool:
+        """Make the joined object at ``key`` the blob ``sha`` if the bucket computes that
+        digest for it; the staging object is removed either way (False: it did not match).
+        A transient failure raises and keeps the staging object for the next try."""
+        verify = f"{key}.verify"
+        self._s3_call("verify upload", self.client.copy_object, Key=verify,
+                      CopySource={"Bucket": self.bucket, "Key": key},
+                      ChecksumAlgorithm="SHA256", MetadataDirective="REPLACE")
+        matches = self._key_checksum(verify) == _b64(sha)
+        if matches and not self.exists(sha):
+            self._s3_call("store blob", self.client.copy_object, Key=self.key(sha),
+                          CopySource={"Bucket": self.bucket, "Key": verify},
+                          ChecksumAlgorithm="SHA256", MetadataDirective="REPLACE")
+        for leftover in (verify, key):
+            self._s3_call("clean up upload", self.client.delete_object, Key=leftover)
+        return matches
+
+    def multipart_start(self, sha: str, size: int, part_size: int) -> dict[str, Any]:
+        """``{"exists": true}``, or the multipart upload of blob ``sha`` in progress (resumed)
+        or a new one: ``{"upload_id", "part_size", "parts": [{"n", "size", "etag",
+        "sha256"}]}`` with the parts the bucket already holds."""
+        part, _ = self.part_plan(size, part_size)
+        if self.exists(sha):
+            return {"exists": True}
+        key = self._staging(sha, size, part)
+        if self._object_exists(key):
+            # joined earlier but not moved in (the server stopped in between): finish it
+            if self._move_in(sha, key):
+                return {"exists": True}
         found = self._s3_call("list uploads", self.client.list_multipart_uploads, Prefix=key)
         mine = [u for u in found.get("Uploads", []) if u["Key"] == key]
         if not mine:
             made = self._s3_call("start upload", self.client.create_multipart_upload, Key=key,
                                  ChecksumAlgorithm="SHA256")
-            return {"upload_id": made["UploadId"], "parts": []}
+            return {"exists": False, "upload_id": made["UploadId"], "part_size": part,
+                    "parts": []}
         upload_id = max(mine, key=lambda u: u["Initiated"])["UploadId"]
+        parts = [{"n": int(p["PartNumber"]), "size": int(p["Size"]), "etag": p["ETag"],
+                  "sha256": _hex(p["ChecksumSHA256"]) if p.get("ChecksumSHA256") else None}
+                 for p in self._parts(key, upload_id)]
+        return {"exists": False, "upload_id": upload_id, "part_size": part, "parts": parts}
+
+    def _object_exists(self, key: str) -> bool:
+        try:
+            self._s3_call("read object", self.client.head_object, Key=key)
+            return True
+        except NotFoundError:
+            return False
+
+    def _parts(self, key: str, upload_id: str) -> list[dict[str, Any]]:
         parts: list[dict[str, Any]] = []
         marker = 0
         while True:
             page = self._s3_call("list parts", self.client.list_parts, Key=key,
                                  UploadId=upload_id, PartNumberMarker=marker)
-            for part in page.get("Parts", []):
-                digest = part.get("ChecksumSHA256")
-                parts.append({"n": int(part["PartNumber"]), "size": int(part["Size"]),
-                              "etag": part["ETag"],
-                              "sha256": _hex(digest) if digest else None})
+            parts.extend(page.get("Parts", []))
             if not page.get("IsTruncated"):
-                return {"upload_id": upload_id, "parts": parts}
+                return parts
             marker = int(page["NextPartNumberMarker"])
 
-    def multipart_part_url(self, sha: str, upload_id: str, number: int, part_sha: str,
-                           expires: int = 3600) -> dict[str, Any]:
-        """A presigned PUT for part ``number`` that the bucket accepts only with these bytes."""
-        if not 1 <= number <= 10_000:
-            raise ValidationError(f"part number {number} is outside 1-10000")
+    def multipart_part_url(self, sha: str, size: int, part_size: int, upload_id: str,
+                           number: int, part_sha: str, expires: int = 3600) -> dict[str, Any]:
+        """A presigned PUT for part ``number`` that the bucket accepts only with this length
+        and these bytes (the length follows from the plan: no part can be larger)."""
+        part, count = self.part_plan(size, part_size)
+        if part != part_size:
+            raise ValidationError(f"part size {part_size} is not this upload's ({part})")
+        if not 1 <= number <= count:
+            raise ValidationError(f"part number {number} is outside 1-{count} for a file of "
+                                  f"{size:,} bytes in parts of {part:,}")
+        length = part if number < count else size - part * (count - 1)
         url = self.client.generate_presigned_url(
-            "upload_part", Params={"Bucket": self.bucket, "Key": self._staging(sha),
+            "upload_part", Params={"Bucket": self.bucket,
+                                   "Key": self._staging(sha, size, part),
                                    "UploadId": upload_id, "PartNumber": number,
+                                   "ContentLength": length,
                                    "ChecksumSHA256": _b64(check_digest(part_sha))},
             ExpiresIn=expires)
-        return {"url": url, "headers": {"x-amz-checksum-sha256": _b64(part_sha)}}
+        return {"url": url, "length": length,
+                "headers": {"x-amz-checksum-sha256": _b64(part_sha)}}
 
-    def multipart_complete(self, sha: str, upload_id: str,
-                           parts: list[tuple[int, str, str]]) -> int:
-        """Join the parts ``(number, etag, sha256)``, move the object to its final key with
-        the whole file's digest checked by the bucket; return its size."""
-        key = self._staging(sha)
+    def multipart_complete(self, sha: str, size: int, part_size: int, upload_id: str,
+                           sha256s: dict[int, str]) -> int:
+        """Join the parts the bucket holds (checked against the plan: every part there, each
+        of its planned length), then move the result in if its digest is ``sha``."""
+        part, count = self.part_plan(size, part_size)
+        key = self._staging(sha, size, part)
+        if self.exists(sha):  # stored meanwhile (another client): these parts are not needed
+            self.multipart_abort(sha, size, part, upload_id)
+            return self.size(sha)
+        held = {int(p["PartNumber"]): p for p in self._parts(key, upload_id)}
+        for number in range(1, count + 1):
+            length = part if number < count else size - part * (count - 1)
+            got = held.get(number)
+            if got is None or int(got["Size"]) != length or number not in sha256s:
+                raise ConflictError(f"part {number} of {count} is missing or not {length:,} "
+                                    "bytes; send it again")
+        if set(held) - set(range(1, count + 1)):
+            raise ValidationError(f"the upload holds parts beyond {count}; start it again")
         self._s3_call("complete upload", self.client.complete_multipart_upload, Key=key,
                       UploadId=upload_id, MultipartUpload={"Parts": [
-                          {"PartNumber": n, "ETag": etag, "ChecksumSHA256": _b64(part_sha)}
-                          for n, etag, part_sha in sorted(parts)]})
-        try:
-            self._s3_call("verify upload", self.client.copy_object, Key=self.key(sha),
-                          CopySource={"Bucket": self.bucket, "Key": key},
-                          ChecksumAlgorithm="SHA256", MetadataDirective="REPLACE")
-        finally:
-            self._s3_call("clean up upload", self.client.delete_object, Key=key)
-        if not self.exists(sha):  # removed: the joined parts have another digest
+                          {"PartNumber": n, "ETag": held[n]["ETag"],
+                           "ChecksumSHA256": _b64(check_digest(sha256s[n]))}
+                          for n in range(1, count + 1)]})
+        if not self._move_in(sha, key):
             raise BlobMismatchError(f"uploaded parts do not join to sha256 {sha}; the upload "
-                                    "was corrupted or the id is wrong: start it again")
-        return self.size(sha)
+                                    "was corrupted or the id is wrong: nothing was stored")
+        return size
 
-    def multipart_abort(self, sha: str, upload_id: str) -> None:
+    def multipart_abort(self, sha: str, size: int, part_size: int, upload_id: str) -> None:
         """Drop an upload and the parts the bucket holds for it."""
+        part, _ = self.part_plan(size, part_size)
         try:
             self._s3_call("abort upload", self.client.abort_multipart_upload,
-                          Key=self._staging(sha), UploadId=upload_id)
+                          Key=self._staging(sha, size, part), UploadId=upload_id)
         except NotFoundError:
             pass  # already gone
 
     def abort_stale_uploads(self, older_than: float) -> int:
-        """Abort multipart uploads started before ``older_than`` (Unix time); return how many
-        (``kiseki gc``: parts of uploads nobody will finish still cost storage)."""
+        """Abort multipart uploads with no part stored since ``older_than`` (Unix time), and
+        remove staging objects left from then; return how many (``kiseki gc``: parts nobody
+        will join still cost storage)."""
         aborted = 0
+        incoming = f"{self.prefix}incoming/"
         pages = self.client.get_paginator("list_multipart_uploads").paginate(
-            Bucket=self.bucket, Prefix=f"{self.prefix}incoming/")
+            Bucket=self.bucket, Prefix=incoming)
         for page in pages:
             for upload in page.get("Uploads", []):
-                if upload["Initiated"].timestamp() < older_than:
+                parts = self._parts(upload["Key"], upload["UploadId"])
+                last = max([upload["Initiated"]] + [p["LastModified"] for p in parts])
+                if last.timestamp() < older_than:
                     self.client.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"],
                                                        UploadId=upload["UploadId"])
+                    aborted += 1
+        for page in self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=incoming):
+            for obj in page.get("Contents", []):
+                if obj["LastModified"].timestamp() < older_than:
+                    self.client.delete_object(Bucket=self.bucket, Key=obj["Key"])
                     aborted += 1
         return aborted
 

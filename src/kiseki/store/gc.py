@@ -62,9 +62,10 @@ def referenced(conn: Connection) -> tuple[set[str], set[tuple[int, str]]]:
 
 
 def collect(conn: Connection, blobs: Any, min_age: float = 3600.0,
-            dry_run: bool = False) -> dict[str, Any]:
+            dry_run: bool = False, upload_max_age: float = 86400.0) -> dict[str, Any]:
     """Remove unreferenced blobs (older than ``min_age``) and stale read grants; abort
-    multipart uploads to a bucket started more than ``min_age`` ago."""
+    multipart uploads to a bucket with no part stored for ``upload_max_age`` seconds (an
+    interrupted upload resumes within that time)."""
     keep, grants = referenced(conn)
     now = time.time()
     removed = freed = kept_young = 0
@@ -89,7 +90,7 @@ def collect(conn: Connection, blobs: Any, min_age: float = 3600.0,
                                                      project_blobs.c.sha256 == sha))
     aborted = 0
     if not dry_run and hasattr(blobs, "abort_stale_uploads"):  # S3: parts nobody will join
-        aborted = blobs.abort_stale_uploads(now - min_age)
+        aborted = blobs.abort_stale_uploads(now - upload_max_age)
     return {"blobs_removed": removed, "bytes_freed": freed, "kept_recent": kept_young,
             "blobs_kept": len(keep), "grants_removed": len(stale),
             "uploads_aborted": aborted, "dry_run": dry_run}

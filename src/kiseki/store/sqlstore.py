@@ -101,7 +101,11 @@ class SQLStore:
 
     def _read(self, fn: Callable[[Connection], T]) -> T:
         with self._tx() as conn:
-            queries.mark_crashed(conn, self.heartbeat_timeout, self.grace_until)
+            try:  # a write on the way to a read: if the disk is full, the read still answers
+                with conn.begin_nested():
+                    queries.mark_crashed(conn, self.heartbeat_timeout, self.grace_until)
+            except OperationalError:
+                pass
             return fn(conn)
 
     def _read_data(self, fn: Callable[[Connection], T]) -> T:
@@ -302,12 +306,13 @@ class SQLStore:
         with self._tx() as conn:
             return artifacts.delete_version(conn, project, name, tag)
 
-    def collect_garbage(self, min_age: float = 3600.0, dry_run: bool = False) -> dict[str, Any]:
+    def collect_garbage(self, min_age: float = 3600.0, dry_run: bool = False,
+                        upload_max_age: float = 86400.0) -> dict[str, Any]:
         """Remove blobs nothing references any more (see :mod:`kiseki.store.gc`)."""
         from kiseki.store import gc
 
         with self._tx() as conn:
-            return gc.collect(conn, self.blob_store(), min_age, dry_run)
+            return gc.collect(conn, self.blob_store(), min_age, dry_run, upload_max_age)
 
     def registry_list(self) -> list[dict[str, Any]]:
         return self._read_data(artifacts.registry_list)

@@ -283,31 +283,36 @@ async def get_histograms(project: str, run_id: str, store: Store,  # type: ignor
 
 class MultipartStart(BaseModel):
     size: int
+    part_size: int = 64 * 1024 * 1024  # what the client would like; the answer says what to use
 
 
-class MultipartPart(BaseModel):
+class MultipartPlan(BaseModel):
     upload_id: str
+    size: int
+    part_size: int
+
+
+class MultipartPart(MultipartPlan):
     number: int
     sha256: str  # of the part's bytes: the presigned URL signs it
 
 
 class MultipartDone(BaseModel):
     number: int
-    etag: str
     sha256: str
 
 
-class MultipartComplete(BaseModel):
-    upload_id: str
+class MultipartComplete(MultipartPlan):
     parts: list[MultipartDone]
 
 
-def _s3(store: Any, limit: int | None = None, size: int = 0) -> Any:
+def _bucket(store: Any, request: Request, size: int) -> Any:
     blobs = store.blob_store()
     if not hasattr(blobs, "multipart_start"):
         raise ValidationError("this server keeps blobs on its own disk: send parts with "
                               "PUT /api/v1/blobs/{sha256} and a Content-Range header")
-    if limit is not None and size > limit:
+    limit = request.app.state.settings.max_blob_bytes
+    if size > limit:
         raise PayloadTooLargeError(f"blob of {size:,} bytes is over the {limit:,}-byte limit")
     return blobs
 
@@ -315,47 +320,48 @@ def _s3(store: Any, limit: int | None = None, size: int = 0) -> Any:
 @router.post("/blobs/{sha256}/multipart", operation_id="start_multipart_upload")
 async def start_multipart_upload(sha256: str, body: MultipartStart, store: Store,
                                  request: Request) -> Response:
-    """Start or resume the upload of a large blob in parts to the bucket:
-    ``{"exists": true}``, or ``{"upload_id", "parts"}`` with the parts the bucket already
-    holds (after an interrupted upload or a server restart: send only the others)."""
+    """Start or resume the upload of a large blob in parts straight to the bucket:
+    ``{"exists": true}``, or ``{"upload_id", "part_size", "parts"}`` with the parts the bucket
+    already holds (after an interrupted upload or a server restart: send only the others)."""
     check_digest(sha256)
-    blobs = _s3(store, request.app.state.settings.max_blob_bytes, body.size)
-    if await run_in_threadpool(blobs.exists, sha256):
-        return json_response({"exists": True})
-    started = await run_in_threadpool(blobs.multipart_start, sha256, body.size)
-    return json_response({"exists": False, **started})
+    blobs = _bucket(store, request, body.size)
+    return json_response(await run_in_threadpool(blobs.multipart_start, sha256, body.size,
+                                                 body.part_size))
 
 
 @router.post("/blobs/{sha256}/multipart/parts", operation_id="multipart_part_url")
-async def multipart_part_url(sha256: str, body: MultipartPart, store: Store) -> Response:
-    """A presigned PUT for one part; the bucket accepts only bytes with this part's sha256."""
+async def multipart_part_url(sha256: str, body: MultipartPart, store: Store,
+                             request: Request) -> Response:
+    """A presigned PUT for one part; the bucket accepts only the planned length and bytes
+    with this sha256."""
     check_digest(sha256)
     check_digest(body.sha256)
-    blobs = _s3(store)
-    return json_response(await run_in_threadpool(blobs.multipart_part_url, sha256,
-                                                 body.upload_id, body.number, body.sha256))
+    blobs = _bucket(store, request, body.size)
+    return json_response(await run_in_threadpool(
+        blobs.multipart_part_url, sha256, body.size, body.part_size, body.upload_id,
+        body.number, body.sha256))
 
 
 @router.post("/blobs/{sha256}/multipart/complete", operation_id="complete_multipart_upload",
              response_model=BlobStored)
-async def complete_multipart_upload(sha256: str, body: MultipartComplete,
-                                    store: Store):  # type: ignore[no-untyped-def]
+async def complete_multipart_upload(sha256: str, body: MultipartComplete, store: Store,
+                                    request: Request):  # type: ignore[no-untyped-def]
     """Join the parts; the bucket checks the whole file's sha256 before it becomes the blob
-    (400 and nothing stored when it does not match)."""
+    (400 and nothing stored when it does not match; 409 when parts are missing)."""
     check_digest(sha256)
-    for part in body.parts:
-        check_digest(part.sha256)
-    blobs = _s3(store)
-    size = await run_in_threadpool(blobs.multipart_complete, sha256, body.upload_id,
-                                   [(p.number, p.etag, p.sha256) for p in body.parts])
+    blobs = _bucket(store, request, body.size)
+    size = await run_in_threadpool(blobs.multipart_complete, sha256, body.size, body.part_size,
+                                   body.upload_id, {p.number: p.sha256 for p in body.parts})
     return json_response({"sha256": sha256, "size": size})
 
 
 @router.delete("/blobs/{sha256}/multipart", operation_id="abort_multipart_upload",
                status_code=204)
-async def abort_multipart_upload(sha256: str, upload_id: Annotated[str, Query(max_length=1024)],
-                                 store: Store) -> Response:
+async def abort_multipart_upload(sha256: str, store: Store, request: Request,
+                                 upload_id: Annotated[str, Query(max_length=1024)],
+                                 size: int, part_size: int) -> Response:
     """Give up an upload: the bucket drops the parts it holds for it."""
     check_digest(sha256)
-    await run_in_threadpool(_s3(store).multipart_abort, sha256, upload_id)
+    blobs = _bucket(store, request, size)
+    await run_in_threadpool(blobs.multipart_abort, sha256, size, part_size, upload_id)
     return Response(status_code=204)
