@@ -190,3 +190,42 @@ def test_head_revision_constant_matches_alembic(store_url: str) -> None:
     engine = make_engine(store_url)
     assert current_revision(engine) == HEAD_REVISION
     engine.dispose()
+
+
+def test_r20_same_batch_ingested_at_once_is_applied_once(store_url: str) -> None:
+    """Two writers sending the same stream at the same moment (an orphaned sender and
+    `kiseki sync`): the stream's high-water mark is read under the write lock, so the second
+    applies nothing."""
+    import threading
+
+    from kiseki.core import records as rec
+    from kiseki.store.sqlstore import SQLStore
+
+    store = SQLStore.open(store_url)
+    try:
+        for round_ in range(12):
+            run_id = f"twice{round_}"
+            # the run and its stream exist already (an earlier batch): no insert to collide on
+            store.ingest("p", run_id, "s1", [(1, rec.RunStart("p", run_id, run_id, 1.0))])
+            entries: list[tuple[int, rec.Record | None]] = [
+                (2 + i, rec.Metrics(i, 1.0, {"x": float(i)})) for i in range(3000)]
+            gate = threading.Barrier(2)
+            errors: list[BaseException] = []
+
+            def send() -> None:
+                try:
+                    gate.wait()
+                    store.ingest("p", run_id, "s1", entries)
+                except BaseException as exc:  # noqa: BLE001 - reported below
+                    errors.append(exc)
+
+            threads = [threading.Thread(target=send) for _ in range(2)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            assert not errors, errors
+            series = store.series("p", run_id, "x", buckets=10)
+            assert sum(series["count"]) == 3000, f"round {round_}: duplicates"
+    finally:
+        store.close()

@@ -577,6 +577,12 @@ def apply_batch(conn: Connection, project: str, run_id: str, stream: str,
     ``live`` batches come from a log being written now and count as a heartbeat; batches of
     ``kiseki sync`` or crash recovery do not, so syncing a crashed run does not revive it.
     """
+    if conn.dialect.name == "sqlite":
+        # take SQLite's write lock before reading the high-water mark: its driver begins a
+        # transaction only at the first write, so two writers of one stream at once (an
+        # orphaned sender and `kiseki sync`) would both read the old mark and both apply the
+        # batch. (PostgreSQL locks the stream row with FOR UPDATE below.)
+        conn.exec_driver_sql("UPDATE run_streams SET hwm = hwm WHERE 0")
     run_pk = ensure_run(conn, project, run_id)
     hwm = stream_hwm(conn, run_pk, stream, lock=True)
     if hwm is None:
