@@ -65,6 +65,24 @@ def test_i10_i18_i19_archives_pickles_and_references_stay_opaque(
     assert not marker.exists()
     assert not list(server.data_dir.rglob("escape.txt"))
 
+    # I17: another project cannot reach these bytes, by name or by content id, and learns
+    # nothing from the answer
+    sha = files["model.pkl"]["sha256"]
+    assert httpx.get(f"{server.url}/api/v1/projects/hostile/blobs/{sha}").status_code == 200
+    run_script("""
+        import kiseki
+        with kiseki.init(project="other") as run:
+            run.log({"x": 1.0})
+    """, tmp_path, env={"KISEKI_BASE_URL": server.url})
+    other = f"{server.url}/api/v1/projects/other"
+    unknown = "0" * 64
+    for url in (f"{other}/blobs/{sha}", f"{other}/blobs/{unknown}",
+                f"{other}/artifacts/bundle/v0/files"):
+        resp = httpx.get(url)
+        assert resp.status_code == 404, url
+    stored = httpx.get(f"{other}/blobs/{sha}").json()["detail"]
+    assert stored.replace(sha, unknown) == httpx.get(f"{other}/blobs/{unknown}").json()["detail"]
+
     # the SDK does not fetch a link-local reference either (nor one spelled as an IPv6-mapped
     # address), and says why
     with kiseki.Api(settings={"base_url": server.url}) as api:
