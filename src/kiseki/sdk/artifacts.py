@@ -509,45 +509,41 @@ def _fetch_reference(entry: ArtifactEntry, target: str) -> None:
         boto3.client("s3").download_file(parsed.netloc, parsed.path.lstrip("/"), target)
 
 
-def _head_http(url: str, hops: int = 5) -> Any:
-    """HEAD a reference, following redirects by hand with every address checked."""
+@contextlib.contextmanager
+def _checked_response(method: str, url: str, timeout: float, hops: int = 5) -> Iterator[Any]:
+    """The streamed answer to ``method url`` after at most ``hops`` redirects, followed by
+    hand so every address on the way is checked: link-local addresses (cloud metadata services
+    such as 169.254.169.254) are never reached, whoever logged the reference (I18)."""
     import httpx
 
     for _ in range(hops + 1):
         _check_reference_host(url)
-        resp = httpx.head(url, follow_redirects=False, timeout=30)
-        if not (resp.is_redirect and "location" in resp.headers):
-            return resp
-        url = str(resp.url.join(resp.headers["location"]))
+        with httpx.stream(method, url, follow_redirects=False, timeout=timeout) as resp:
+            if not (resp.is_redirect and "location" in resp.headers):
+                yield resp
+                return
+            url = str(resp.url.join(resp.headers["location"]))
         if not url.startswith(("http://", "https://")):
             raise ValidationError(f"reference redirects to {url[:100]!r}, which is not "
                                   "http(s); not followed")
     raise ValidationError(f"reference {url[:200]} redirects more than {hops} times")
 
 
-def _fetch_http(url: str, target: str, hops: int = 5) -> None:
-    """GET a reference into ``target``, following at most ``hops`` redirects by hand so every
-    address on the way is checked: link-local addresses (cloud metadata services such as
-    169.254.169.254) are never fetched, whoever logged the reference (I18)."""
-    import httpx
+def _head_http(url: str) -> Any:
+    """HEAD a reference (redirects checked as in :func:`_checked_response`)."""
+    with _checked_response("HEAD", url, timeout=30) as resp:
+        return resp
 
-    for _ in range(hops + 1):
-        _check_reference_host(url)
-        with httpx.stream("GET", url, follow_redirects=False, timeout=60) as resp:
-            if resp.is_redirect and "location" in resp.headers:
-                url = str(resp.url.join(resp.headers["location"]))
-                if not url.startswith(("http://", "https://")):
-                    raise ValidationError(f"reference redirects to {url[:100]!r}, which is not "
-                                          "http(s); not followed")
-                continue
-            if resp.status_code != 200:
-                raise ValidationError(f"reference {url[:200]} answered HTTP {resp.status_code}; "
-                                      "fetch it yourself or log the file instead")
-            with open(target, "wb") as fh:
-                for chunk in resp.iter_bytes():
-                    fh.write(chunk)
-            return
-    raise ValidationError(f"reference {url[:200]} redirects more than {hops} times")
+
+def _fetch_http(url: str, target: str) -> None:
+    """GET a reference into ``target`` (redirects checked as in :func:`_checked_response`)."""
+    with _checked_response("GET", url, timeout=60) as resp:
+        if resp.status_code != 200:
+            raise ValidationError(f"reference {url[:200]} answered HTTP {resp.status_code}; "
+                                  "fetch it yourself or log the file instead")
+        with open(target, "wb") as fh:
+            for chunk in resp.iter_bytes():
+                fh.write(chunk)
 
 
 def _check_reference_host(url: str) -> None:

@@ -179,8 +179,9 @@ class Run:
                         step: int) -> None:
         """One write for the step's metrics and media references, then the values go to the
         encoder thread (which appends their ``MediaStored`` records once stored)."""
-        records: list[Any] = [rec.Metrics(step, _now(), values)] if values else []
+        records: list[Any] = []
         if values:
+            records.append(rec.Metrics(step, _now(), values))
             self._observe(values)
         encode = [job for name, kind, value in media
                   if (job := self._media_record(name, kind, value, step, records)) is not None]

@@ -196,22 +196,26 @@ class LogShipper:
 
         parted: dict[str, int] = {}  # bytes of a big file already reported part by part
         progress = self.on_progress
+        # the HTTP sink tells each upload thread of every stored part (None: embedded store)
+        parts_done = getattr(self.sink, "parts_done", None) if progress is not None else None
 
         def upload(job: list[str]) -> int:
             if len(job) == 1 and sizes[job[0]] >= SMALL_BLOB:
                 sha = job[0]
-                if progress is not None and hasattr(self.sink, "parts_done"):
-                    def part(n: int, sha: str = sha) -> None:
-                        n = min(n, sizes[sha] - parted.get(sha, 0))  # a part sent again
-                        parted[sha] = parted.get(sha, 0) + n
-                        if n > 0:
-                            progress(n, 0)
-                    self.sink.parts_done.hook = part
+
+                def part(n: int) -> None:
+                    n = min(n, sizes[sha] - parted.get(sha, 0))  # a part sent again
+                    parted[sha] = parted.get(sha, 0) + n
+                    if n > 0 and progress is not None:
+                        progress(n, 0)
+
+                if parts_done is not None:
+                    parts_done.hook = part
                 try:
                     self.sink.put_blob(sha, todo[sha], deadline)
                 finally:
-                    if hasattr(self.sink, "parts_done"):
-                        self.sink.parts_done.hook = None
+                    if parts_done is not None:
+                        parts_done.hook = None
                 return max(0, sizes[sha] - parted.get(sha, 0))
             self.sink.put_blob_batch([(sha, todo[sha]) for sha in job], deadline)
             return sum(sizes[sha] for sha in job)

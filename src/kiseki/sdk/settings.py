@@ -90,8 +90,13 @@ class Settings:
 
 
 _BOOL_FIELDS = {f.name for f in dataclasses.fields(Settings) if f.type in ("bool", bool)}
-_FLOAT_FIELDS = {f.name for f in dataclasses.fields(Settings) if f.type in ("float", float)}
-_INT_FIELDS = {f.name for f in dataclasses.fields(Settings) if f.type in ("int", int)}
+# numeric fields parsed from the environment: the type and what the error calls it
+_NUMBER_FIELDS: dict[str, tuple[type, str]] = {
+    **{f.name: (float, "a number of seconds") for f in dataclasses.fields(Settings)
+       if f.type in ("float", float)},
+    **{f.name: (int, "a whole number") for f in dataclasses.fields(Settings)
+       if f.type in ("int", int)},
+}
 
 
 def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
@@ -102,20 +107,13 @@ def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
             continue
         if field.name in _BOOL_FIELDS:
             out[field.name] = raw.strip().lower() not in ("0", "false", "no", "off")
-        elif field.name in _FLOAT_FIELDS:
+        elif field.name in _NUMBER_FIELDS:
+            kind, what = _NUMBER_FIELDS[field.name]
             try:
-                out[field.name] = float(raw)
+                out[field.name] = kind(raw)
             except ValueError:
                 raise UsageError(
-                    f"KISEKI_{field.name.upper()} must be a number of seconds, got {raw!r}"
-                ) from None
-        elif field.name in _INT_FIELDS:
-            try:
-                out[field.name] = int(raw)
-            except ValueError:
-                raise UsageError(
-                    f"KISEKI_{field.name.upper()} must be a whole number, got {raw!r}"
-                ) from None
+                    f"KISEKI_{field.name.upper()} must be {what}, got {raw!r}") from None
         else:
             out[field.name] = raw
     return out
