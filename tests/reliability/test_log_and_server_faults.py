@@ -684,6 +684,36 @@ def test_r22_fork_after_init_child_cannot_touch_the_parents_run(tmp_path: Path) 
         assert [(r["_step"], r["x"]) for r in rows] == [(s, float(s)) for s in range(15)]
 
 
+def test_r22_sigterm_sent_before_a_forked_child_first_runs_still_kills_it(tmp_path: Path) -> None:
+    # Pool.terminate() sends SIGTERM to workers that may not have run yet. Under kiseki's
+    # Python-level SIGTERM handler, CPython's after-fork code cleared the flag such a signal
+    # had set, so the worker lived on and the pool's join hung (seen 4 times in ~25 runs of
+    # the script above). Parent and child share one CPU, so the parent's kill always lands
+    # before the child runs.
+    proc = run_script("""
+        import os, signal, time, kiseki
+        try:
+            os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+        except (AttributeError, OSError):
+            pass
+        run = kiseki.init(project="r22-race")
+        outcomes = []
+        for _ in range(5):
+            pid = os.fork()
+            if pid == 0:
+                time.sleep(2)
+                os._exit(7)
+            os.kill(pid, signal.SIGTERM)
+            _, status = os.waitpid(pid, 0)
+            outcomes.append(f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
+                            else f"exit {os.WEXITSTATUS(status)}")
+        run.log({"x": 1.0})  # the parent's own handling is untouched
+        print("OUTCOMES", "|".join(outcomes))
+        run.finish()
+        """, tmp_path, env=QUIET, timeout=60)
+    assert script_value(proc.stdout, "OUTCOMES") == "|".join([f"signal {int(signal.SIGTERM)}"] * 5)
+
+
 # ----------------------------------------------------------------------------------------------
 # R23: SIGTERM / SIGINT
 # ----------------------------------------------------------------------------------------------

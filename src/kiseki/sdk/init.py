@@ -466,21 +466,49 @@ class _ExitHooks:
             try:
                 if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
                     signal.signal(signal.SIGTERM, cls._sigterm)
-                    os.register_at_fork(after_in_child=cls._after_fork)
+                    os.register_at_fork(before=cls._before_fork,
+                                        after_in_parent=cls._after_fork_in_parent,
+                                        after_in_child=cls._after_fork)
             except (ValueError, OSError):
                 pass
 
+    # A forked child (multiprocessing or DataLoader worker) owns no run: SIGTERM goes back to
+    # the kernel's default there, so the child dies of it as it would without kiseki. Under
+    # the inherited Python-level handler, a SIGTERM sent before the new child first runs
+    # reaches it before CPython's after-fork code, which clears the pending handler flag: the
+    # signal is lost, the child lives on, and Pool.terminate() waits for it forever (R22).
+    # SIGTERM is therefore blocked across fork() and unblocked in the child only after the
+    # default action is back; one that arrived meanwhile stays pending and kills it then.
+    _fork_state = threading.local()
+
+    @classmethod
+    def _before_fork(cls) -> None:
+        cls._fork_state.blocked = False
+        try:
+            if signal.getsignal(signal.SIGTERM) == cls._sigterm:
+                was = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+                cls._fork_state.blocked = signal.SIGTERM not in was
+        except (ValueError, OSError):
+            pass
+
+    @classmethod
+    def _unblock_after_fork(cls) -> None:
+        if getattr(cls._fork_state, "blocked", False):
+            cls._fork_state.blocked = False
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+
+    @classmethod
+    def _after_fork_in_parent(cls) -> None:
+        cls._unblock_after_fork()
+
     @classmethod
     def _after_fork(cls) -> None:
-        # A forked child (multiprocessing or DataLoader worker) owns no run: SIGTERM goes back
-        # to the kernel's default. Under a Python-level handler, a worker that gets SIGTERM
-        # just before blocking on a lock in C never runs it, and Pool.terminate() waits for
-        # that worker forever (R22).
         try:
             if signal.getsignal(signal.SIGTERM) == cls._sigterm:
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
         except (ValueError, OSError):
             pass
+        cls._unblock_after_fork()  # a SIGTERM that came meanwhile is delivered now
 
     @classmethod
     def _exit(cls, code: Any = None) -> None:
