@@ -235,3 +235,23 @@ def test_encoder_threads_setting_from_the_environment(monkeypatch: pytest.Monkey
     for bad in ("x", -1, 500):
         with pytest.raises(UsageError, match="media_encoder_threads must be"):
             load_settings({"media_encoder_threads": bad})
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 9), (7, 1), (33, 64), (2, 3, 1), (31, 17, 3),
+                                   (64, 48, 4)])
+def test_png_encoding_is_lossless_for_every_layout(shape: tuple[int, ...]) -> None:
+    import io
+
+    from PIL import Image as PILImage
+
+    from kiseki.sdk.media import _png
+
+    pixels = np.random.default_rng(len(shape) * 100 + shape[0]).integers(
+        0, 256, size=shape, dtype=np.uint8)
+    payload = _png(pixels)
+    with PILImage.open(io.BytesIO(payload)) as check:
+        check.verify()  # chunk CRCs and structure
+    with PILImage.open(io.BytesIO(payload)) as image:
+        assert image.mode == {1: "L", 3: "RGB", 4: "RGBA"}[shape[2] if len(shape) == 3 else 1]
+        assert np.array_equal(np.asarray(image), pixels.reshape(image.height, image.width, -1)
+                              .squeeze(axis=2) if image.mode == "L" else pixels)
