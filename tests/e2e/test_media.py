@@ -227,12 +227,15 @@ with kiseki.init(project="tables", name="eval") as run:
         mask = np.zeros((16, 16), np.int64)
         if i % 3 == 0:
             mask[4:8, 4:8] = 1
-        img = kiseki.Image(np.full((16, 16, 3), 200, np.uint8), masks={{"ground_truth": {{
+        img = kiseki.Image(np.full((16, 16, 3), 10 + i, np.uint8), masks={{"ground_truth": {{
             "mask_data": mask, "class_labels": {{0: "background", 1: "bicycle"}}}}}})
         table.add_data(i, img, ((i * 37) % 100) / 100)
     run.log({{"predictions": table}}, step=3)
 """)
     run = run_ids(web, "tables")["eval"]
+    blob_requests: list[str] = []
+    page.on("request", lambda r: blob_requests.append(f"{r.method} {r.url.split('/api/v1')[-1]}")
+            if "/blobs" in r.url else None)
     open_app(page, web, f"/p/tables/r/{run}?tab=media")
     viewer = page.locator("[data-testid=table-viewer][data-key='predictions']")
     expect(viewer).to_have_attribute("data-total", str(n))
@@ -240,6 +243,18 @@ with kiseki.init(project="tables", name="eval") as run:
     # Image cells are thumbnails drawn with their mask overlay.
     first = viewer.locator("[data-testid=table-row][data-index='0'] [data-testid=table-image]")
     expect(first).to_have_attribute("data-masks", "1")
+    # The page's 50 thumbnails and 2 distinct masks came in one batch request, not one request
+    # per canvas, and each thumbnail shows its own pixels: row i is grey 10 + i under the same
+    # half-transparent background class, so the drawn grey grows with i at one rate.
+    grey = {}
+    for i in (0, 7, 49):
+        cell = f"[data-testid=table-viewer] [data-testid=table-row][data-index='{i}'] " \
+               "[data-testid=table-image]"
+        viewer.locator(f"[data-testid=table-row][data-index='{i}']").scroll_into_view_if_needed()
+        grey[i] = Canvas(page, cell).at(14, 14)[0]
+    rate = (grey[49] - grey[0]) / 49
+    assert rate > 0.2 and abs(grey[7] - (grey[0] + 7 * rate)) <= 2, grey
+    assert blob_requests == ["POST /projects/tables/blobs/batch"], blob_requests
 
     # Filter (evaluated by the server): exactly the expected rows.
     expected = [i for i in range(n) if has_bicycle[i] and iou[i] < 0.5]

@@ -143,6 +143,11 @@ async function send<K extends OperationId>(op: K, args: CallArgs<K>, accept: str
   return response;
 }
 
+/** The raw bytes answered by ``op`` (binary answers such as ``get_blob_batch``). */
+export async function callBytes<K extends OperationId>(op: K, args: CallArgs<K>, accept: string): Promise<ArrayBuffer> {
+  return (await send(op, args, accept)).arrayBuffer();
+}
+
 export async function call<K extends OperationId>(op: K, args: CallArgs<K> = {}): Promise<ResultOf<K>> {
   const response = await send(op, args, "application/json");
   return parseJson(await response.text()) as ResultOf<K>;

@@ -18,6 +18,7 @@ import { formatNumber } from "../../lib/format";
 import { asImage, overlayInfo, type ImageDescriptor } from "../../lib/overlay";
 import { decodeList, encodeList, setQuery, useQueryParam } from "../../lib/url";
 import { getTable, type TableAnswer } from "./api";
+import { prefetchBlobs } from "./bitmaps";
 import { useAsync, useEvery, useSeen } from "./hooks";
 import { ImageCanvas } from "./ImageCanvas";
 import { OverlayControls } from "./OverlayControls";
@@ -57,6 +58,20 @@ function imagesOfRows(answer: TableAnswer | undefined): ImageDescriptor[] {
   }
   return out;
 }
+
+/** Start fetching a page's thumbnails and masks as soon as the page arrives, in batches,
+ * instead of one request per canvas once the rows are laid out (small images only: a big
+ * image is fetched on its own when its cell is drawn). */
+function prefetchPage(project: string, answer: TableAnswer): TableAnswer {
+  const shas: string[] = [];
+  for (const img of imagesOfRows(answer)) {
+    if (img.width * img.height > PREFETCH_PIXELS) continue;
+    shas.push(img.sha256, ...Object.values(img.masks).map((m) => m.sha256));
+  }
+  prefetchBlobs(project, shas);
+  return answer;
+}
+const PREFETCH_PIXELS = 256 * 256;
 
 function useTableParams(key: string) {
   const [filter, setFilter] = useQueryParam(`tf.${key}`, "");
@@ -104,7 +119,9 @@ export function TableViewer(props: {
     limit: PAGE,
     group: comparing ? "" : p.group,
   };
-  const table = useAsync(seen ? JSON.stringify([project, runId, query]) : null, (signal) => getTable(project, runId, query, signal));
+  const table = useAsync(seen ? JSON.stringify([project, runId, query]) : null, (signal) =>
+    getTable(project, runId, query, signal).then((answer) => prefetchPage(project, answer)),
+  );
   useEvery(seen && props.live && step === undefined, 5000, table.reload);
   const lastAnswer = table.data;
   // After an error (a bad filter) the last answer's steps and columns stay; its rows do not.
