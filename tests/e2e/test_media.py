@@ -297,6 +297,16 @@ with kiseki.init(project="tables", name="eval") as run:
     expect(viewer.get_by_test_id("table-row")).to_have_count(20)
     expect(viewer.get_by_test_id("table-next")).to_be_disabled()
 
+    # Back to the first page: its thumbnails were fetched once already, nothing is asked again.
+    for row in viewer.get_by_test_id("table-row").all()[:5]:
+        expect(row.get_by_test_id("table-image")).to_have_attribute("data-state", "drawn")
+    seen = len(blob_requests)
+    viewer.get_by_test_id("table-prev").click()
+    viewer.get_by_test_id("table-prev").click()
+    expect(viewer).to_have_attribute("data-offset", "0")
+    expect(viewer.get_by_test_id("table-image").first).to_have_attribute("data-state", "drawn")
+    assert blob_requests[seen:] == [], blob_requests[seen:]
+
 
 def test_table_groups_and_compare_across_runs(page: Any, web: ServerProcess,
                                               tmp_path: Path) -> None:

@@ -466,9 +466,6 @@ class _ExitHooks:
             try:
                 if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
                     signal.signal(signal.SIGTERM, cls._sigterm)
-                    os.register_at_fork(before=cls._before_fork,
-                                        after_in_parent=cls._after_fork_in_parent,
-                                        after_in_child=cls._after_fork)
             except (ValueError, OSError):
                 pass
 
@@ -478,7 +475,10 @@ class _ExitHooks:
     # reaches it before CPython's after-fork code, which clears the pending handler flag: the
     # signal is lost, the child lives on, and Pool.terminate() waits for it forever (R22).
     # SIGTERM is therefore blocked across fork() and unblocked in the child only after the
-    # default action is back; one that arrived meanwhile stays pending and kills it then.
+    # default action is back; one that arrived meanwhile stays pending and kills it then. The
+    # hooks are registered when this module is imported (they act only while kiseki's handler
+    # is installed): the child's hooks run in registration order, and a thread started by a
+    # hook that runs before kiseki's (a library imported before kiseki) keeps SIGTERM blocked.
     _fork_state = threading.local()
 
     @classmethod
@@ -544,3 +544,7 @@ class _ExitHooks:
                 code = cls.exit_code or 0
                 run._end("finished" if code == 0 else "failed", code, None)
         sender_mod.close_all()
+
+
+os.register_at_fork(before=_ExitHooks._before_fork, after_in_parent=_ExitHooks._after_fork_in_parent,
+                    after_in_child=_ExitHooks._after_fork)

@@ -61,17 +61,31 @@ const masks = new Lru<ImageData>();
 /** A blob's message when it cannot be read (shown under the image). */
 export class BlobError extends Error {}
 
-/** Blobs asked for in a batch and not yet decoded, by project and sha256 (taken on first use). */
+/** Blobs asked for in a batch, by project and sha256: kept (up to MAX_PREFETCHED, oldest
+ * dropped first) so that every canvas drawing one at any size shares the one download. */
 const prefetched = new Map<string, Promise<Blob>>();
+/** Blobs already asked for (in a batch or on their own): never put in a batch again, so a
+ * page shown again, or reloaded while a run is live, asks for nothing its canvases decoded. */
+const asked = new Set<string>();
 const MAX_PREFETCHED = 400;
+const MAX_ASKED = 20_000;
 const BATCH = 100;
+
+function remember(key: string): void {
+  asked.delete(key);
+  asked.add(key);
+  for (const old of asked) {
+    if (asked.size <= MAX_ASKED) break;
+    asked.delete(old);
+  }
+}
 
 /** Fetch many small blobs with one request per 100 (a table page's thumbnails and masks: one
  * request each would queue behind the browser's six connections per server), so that the
  * thumbnails drawn next find their bytes here. A failed batch (an older server) leaves each
  * blob to its own request. */
 export function prefetchBlobs(project: string, shas: readonly string[]): void {
-  const wanted = [...new Set(shas)].filter((sha) => !prefetched.has(`${project}/${sha}`));
+  const wanted = [...new Set(shas)].filter((sha) => !asked.has(`${project}/${sha}`)).slice(0, MAX_PREFETCHED);
   for (let i = 0; i < wanted.length; i += BATCH) {
     const chunk = wanted.slice(i, i + BATCH);
     const answer = callBytes("get_blob_batch", { path: { project }, body: { sha256: chunk } }, "application/x-msgpack").then(
@@ -84,8 +98,11 @@ export function prefetchBlobs(project: string, shas: readonly string[]): void {
         if (!bytes) throw new BlobError("not in the batch");
         return new Blob([bytes as Uint8Array<ArrayBuffer>]);
       });
-      blob.catch(() => prefetched.delete(key));
+      blob.catch(() => {
+        if (prefetched.get(key) === blob) prefetched.delete(key);
+      });
       prefetched.set(key, blob);
+      remember(key);
     }
   }
   for (const key of prefetched.keys()) {
@@ -95,15 +112,16 @@ export function prefetchBlobs(project: string, shas: readonly string[]): void {
 }
 
 async function fetchBlob(project: string, sha256: string): Promise<Blob> {
-  const early = prefetched.get(`${project}/${sha256}`);
+  const key = `${project}/${sha256}`;
+  const early = prefetched.get(key);
   if (early) {
-    prefetched.delete(`${project}/${sha256}`);
     try {
       return await early;
     } catch {
       /* fetched on its own below */
     }
   }
+  remember(key);
   const response = await fetch(urlFor("get_blob", { path: { project, sha256 } }), { headers: authHeaders() });
   if (!response.ok) {
     throw new BlobError(response.status === 404 ? "image not found on the server" : `image: HTTP ${response.status}`);
