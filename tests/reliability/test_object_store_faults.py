@@ -296,3 +296,26 @@ def test_r10_an_upload_joined_before_a_server_stop_is_finished_on_resume(
     assert store.read(sha) == data
     store.abort_stale_uploads(older_than=float("inf"))  # the started upload nobody needs
     assert _keys(moto_s3, bucket) == [f"blobs/{sha}"] and _uploads(moto_s3, bucket) == []
+
+
+def test_missing_of_many_digests_on_a_bucket(moto_s3: MotoS3,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """``missing`` checks many digests at once (HEADs in parallel): stored ones are found,
+    absent ones and one whose bytes do not match its name come back, in the asked order."""
+    from kiseki.store.blobs import S3BlobStore
+
+    for key, value in S3_ENV.items():
+        monkeypatch.setenv(key, value)
+    bucket = f"kiseki-{uuid.uuid4().hex[:12]}"
+    moto_s3.client().create_bucket(Bucket=bucket)
+    store = S3BlobStore(f"s3://{bucket}/blobs", endpoint_url=moto_s3.url)
+    payloads = [f"blob {i}".encode() for i in range(120)]
+    shas = [hashlib.sha256(p).hexdigest() for p in payloads]
+    for sha, payload in zip(shas[::2], payloads[::2]):
+        store.put_bytes(payload)
+    forged = hashlib.sha256(b"what the name promises").hexdigest()
+    moto_s3.client().put_object(Bucket=bucket, Key=f"blobs/{forged}", Body=b"something else")
+    asked = shas + [forged, shas[1], shas[0]]  # repeats are answered once
+    assert store.missing(asked) == shas[1::2] + [forged]
+    assert f"blobs/{forged}" not in _keys(moto_s3, bucket)  # the forged object is removed
+    assert store.missing([]) == [] and store.missing([shas[0]]) == []

@@ -72,7 +72,7 @@ def _collection(conn: Connection, project_id: int | None, kind: str, name: str, 
 
 
 def commit_version(conn: Connection, project_id: int, run_pk: int, r: rec.ArtifactLogged,
-                   blob_exists: Callable[[str], bool]) -> dict[str, Any]:
+                   missing_blobs: Callable[[list[str]], list[str]]) -> dict[str, Any]:
     """Commit a logged artifact (idempotent on ``client_id``); ValidationError if a file is
     missing from the blob store or a name or path is invalid (nothing is then stored)."""
     found = conn.execute(select(artifact_versions).join(
@@ -93,7 +93,7 @@ def commit_version(conn: Connection, project_id: int, run_pk: int, r: rec.Artifa
                         check_reference_uri(uri), None if ref is None else str(ref)[:128]))
     if len({e[0] for e in entries}) != len(entries):
         raise ValidationError(f"artifact {name!r} lists a path twice")
-    missing = sorted({e[1] for e in entries if e[1] and not blob_exists(e[1])})
+    missing = missing_blobs(sorted({e[1] for e in entries if e[1]}))
     if missing:
         raise ValidationError(f"artifact {name!r}: {len(missing)} file(s) never reached the "
                               "blob store; the version is not committed (sync again to retry)")

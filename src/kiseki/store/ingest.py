@@ -264,7 +264,7 @@ class BatchApplier:
             values.update(state="missing" if r.missing else "failed", error=r.error[:2000])
         else:
             blobs = [b for b in r.blobs if isinstance(b, str)]
-            missing = [b for b in blobs if self.blobs is None or not self.blobs.exists(b)]
+            missing = blobs if self.blobs is None else self.blobs.missing(blobs)
             if missing:
                 values.update(state="missing", error=(
                     f"{len(missing)} file(s) of this value never reached the store (the process "
@@ -296,10 +296,10 @@ class BatchApplier:
     def _on_ArtifactLogged(self, r: rec.ArtifactLogged) -> None:
         from kiseki.store import artifacts
 
-        def exists(sha: str) -> bool:
-            return self.blobs is not None and self.blobs.exists(sha)
+        def missing(shas: list[str]) -> list[str]:
+            return shas if self.blobs is None else self.blobs.missing(shas)
 
-        artifacts.commit_version(self.conn, self.run.row["project_id"], self.run_pk, r, exists)
+        artifacts.commit_version(self.conn, self.run.row["project_id"], self.run_pk, r, missing)
 
     def _on_ArtifactUsed(self, r: rec.ArtifactUsed) -> None:
         from kiseki.store import artifacts

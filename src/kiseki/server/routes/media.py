@@ -46,13 +46,12 @@ async def missing_blobs(body: BlobList, store: Store) -> Response:
     blobs = store.blob_store()
 
     def work() -> list[str]:
-        missing = []
-        for sha in body.sha256:
-            if blobs.exists(sha):
-                if isinstance(blobs, LocalBlobStore):
+        missing = blobs.missing(body.sha256)
+        if isinstance(blobs, LocalBlobStore):
+            absent = set(missing)
+            for sha in dict.fromkeys(body.sha256):
+                if sha not in absent:
                     blobs.touch(sha)  # wanted again: gc keeps it until the commit arrives
-            else:
-                missing.append(sha)
         return missing
 
     return json_response({"missing": await run_in_threadpool(work)})
