@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 import kiseki
 from tests.conftest import ServerProcess, run_script
@@ -51,6 +52,13 @@ def test_filters_sort_and_pages_over_http(tmp_path: Path, any_server: ServerProc
     assert sorted(mongo) == ["run0", "run2"]
     ordered = [r.id for r in api.runs("api", order="+summary.loss", per_page=1)]
     assert ordered == ["run3", "run2", "run1", "run0"]  # paged one at a time
+    runs = api.runs("api", order="+summary.loss", per_page=3)
+    assert (len(runs), runs[0].id, runs[-1].id, runs[-4].id) == (4, "run3", "run0", "run3")
+    assert [r.id for r in runs[1:]] == ["run2", "run1", "run0"]  # two pages of at most 3
+    assert [r.id for r in runs[::-2]] == ["run0", "run2"] and runs[5:] == []
+    for bad in (4, -5):
+        with pytest.raises(IndexError, match="out of range"):
+            runs[bad]
     resp = httpx.get(f"{any_server.url}/api/v1/projects/api/runs", params={"filter": "config.lr >"})
     assert resp.status_code == 400 and "column" in resp.json()["detail"]
     projects = httpx.get(f"{any_server.url}/api/v1/projects").json()

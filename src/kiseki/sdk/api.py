@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import Any, Protocol
+from typing import Any, Protocol, overload
 
 from kiseki.core.errors import (
     AuthError, ConflictError, ForbiddenError, NotFoundError, TransportError, UsageError,
@@ -513,11 +513,45 @@ class Runs:
                                                   1)["total"]
         return self._total
 
-    def __getitem__(self, index: int) -> PublicRun:
-        page = self._backend.list_runs(self.project, self._filters, self._order, index, 1)
-        if not page["items"]:
-            raise IndexError(index)
-        return PublicRun(self._backend, page["items"][0])
+    @overload
+    def __getitem__(self, index: int) -> PublicRun: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[PublicRun]: ...
+
+    def __getitem__(self, index: int | slice) -> PublicRun | list[PublicRun]:
+        """As a list: ``runs[0]``, ``runs[-1]`` (the last), ``runs[:5]``, ``runs[::2]``."""
+        if isinstance(index, slice):
+            wanted = range(*index.indices(self._count()))
+            if not wanted:
+                return []
+            low, high = min(wanted), max(wanted) + 1
+            items = self._span(low, high)
+            return [PublicRun(self._backend, items[i - low]) for i in wanted if i - low < len(items)]
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise TypeError(f"runs[...] takes an int or a slice, got {type(index).__name__}")
+        position = index + self._count() if index < 0 else index
+        items = self._span(position, position + 1) if position >= 0 else []
+        if not items:
+            raise IndexError(f"run index {index} is out of range ({self._total} runs)")
+        return PublicRun(self._backend, items[0])
+
+    def _count(self) -> int:
+        self._total = int(self._backend.list_runs(self.project, self._filters, self._order, 0,
+                                                  1)["total"])
+        return self._total
+
+    def _span(self, start: int, stop: int) -> list[dict[str, Any]]:
+        """Runs ``start`` to ``stop - 1`` of the listing, fetched a page at a time."""
+        items: list[dict[str, Any]] = []
+        while start + len(items) < stop:
+            page = self._backend.list_runs(self.project, self._filters, self._order,
+                                           start + len(items),
+                                           min(self._per_page, stop - start - len(items)))
+            if not page["items"]:
+                break
+            items.extend(page["items"])
+        return items
 
 
 _MEDIA_TYPES = frozenset({"image", "images", "table", "histogram"})
