@@ -59,6 +59,26 @@ def test_filters_sort_and_pages_over_http(tmp_path: Path, any_server: ServerProc
     for bad in (4, -5):
         with pytest.raises(IndexError, match="out of range"):
             runs[bad]
+
+    # Editing a stored run as in wandb: set or append, then update(); or pass the values.
+    run = api.run("api/run2")
+    run.name = "kept"
+    run.tags.append("reviewed")
+    run.update()
+    again = api.run("api/run2")
+    assert (again.name, again.tags) == ("kept", ["best", "reviewed"])
+    listed = next(iter(api.runs("api", filters='tags contains "reviewed"')))
+    listed.tags.remove("best")
+    listed.update(notes="checked by hand")
+    again = api.run("api/run2")
+    assert (again.tags, again.notes, again.name) == (["reviewed"], "checked by hand", "kept")
+    with pytest.raises(kiseki.UsageError, match="name, notes or tags only"):
+        again.update(state="crashed")
+    # history(): a pandas DataFrame by default, as in wandb; sampled evenly
+    frame = again.history(keys=["loss"], samples=10)
+    assert {"_step", "loss"} <= set(frame.columns)
+    assert frame["_step"].tolist() == list(range(0, 50, 5))
+    assert len(again.history(pandas=False)) == 50
     resp = httpx.get(f"{any_server.url}/api/v1/projects/api/runs", params={"filter": "config.lr >"})
     assert resp.status_code == 400 and "column" in resp.json()["detail"]
     projects = httpx.get(f"{any_server.url}/api/v1/projects").json()

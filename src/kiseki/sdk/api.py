@@ -557,19 +557,46 @@ class Runs:
 _MEDIA_TYPES = frozenset({"image", "images", "table", "histogram"})
 
 
+_WARNED: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    if message not in _WARNED:
+        _WARNED.add(message)
+        from kiseki.sdk.run import warn
+
+        warn(message)
+
+
 class PublicRun:
     """A stored run as the read API shows it."""
 
+    _EDITABLE = ("name", "notes", "tags")
+
     def __init__(self, backend: Backend, data: dict[str, Any]) -> None:
         self._backend = backend
-        self._data = data
+        self._edits: dict[str, Any] = {}
+        self._load(data)
         self.project: str = data["project"]
         self.id: str = data["id"]
 
+    def _load(self, data: dict[str, Any]) -> None:
+        self._data = data
+        self._stored_tags = list(data.get("tags") or [])  # to see tags changed in place
+
     def _full(self) -> dict[str, Any]:
         if "metadata" not in self._data:
-            self._data = self._backend.get_run(self.project, self.id)
+            self._load({**self._backend.get_run(self.project, self.id), **self._edits})
         return self._data
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in PublicRun._EDITABLE:  # wandb's idiom: set, then update()
+            if name == "tags":
+                value = [str(t) for t in value]
+            self._edits[name] = value
+            self._data[name] = value
+            return
+        object.__setattr__(self, name, value)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -588,12 +615,23 @@ class PublicRun:
         return self._full().get("metadata") or {}
 
     def refresh(self) -> PublicRun:
-        self._data = self._backend.get_run(self.project, self.id)
+        self._edits.clear()
+        self._load(self._backend.get_run(self.project, self.id))
         return self
 
     def update(self, **values: Any) -> None:
-        """Change name, notes or tags of the stored run."""
-        self._data = self._backend.update_run(self.project, self.id, **values)
+        """Store changes of name, notes or tags: passed here, or made first as in wandb
+        (``run.name = "best"``, ``run.tags.append("keep")``, then ``run.update()``)."""
+        changes = dict(self._edits)
+        tags = self._data.get("tags")
+        if isinstance(tags, list) and tags != self._stored_tags:
+            changes["tags"] = [str(t) for t in tags]
+        changes.update(values)
+        unknown = sorted(set(changes) - set(PublicRun._EDITABLE))
+        if unknown:
+            raise UsageError(f"update() changes name, notes or tags only, not {unknown}")
+        self._load(self._backend.update_run(self.project, self.id, **changes))
+        self._edits.clear()
 
     def scan_history(self, keys: list[str] | None = None, page_size: int = 1000,
                      min_step: int | None = None, max_step: int | None = None
@@ -627,9 +665,11 @@ class PublicRun:
     def _fetch(self, sha: str) -> bytes:
         return self._backend.blob(self.project, sha)
 
-    def history(self, keys: list[str] | None = None, samples: int = 500, pandas: bool = False,
+    def history(self, keys: list[str] | None = None, samples: int = 500, pandas: bool = True,
                 x_axis: str = "_step") -> Any:
-        """Up to ``samples`` rows spread evenly over the run (all rows when fewer)."""
+        """Up to ``samples`` rows spread evenly over the run (all rows when fewer): a pandas
+        DataFrame as in wandb, or a list of dicts with ``pandas=False`` (also when pandas is
+        not installed, with a warning)."""
         rows = list(self.scan_history(keys=keys, page_size=10_000))
         if keys:
             rows = [r for r in rows if all(k in r for k in keys)]
@@ -637,8 +677,12 @@ class PublicRun:
             stride = len(rows) / samples
             rows = [rows[int(i * stride)] for i in range(samples)]
         if pandas:
-            import pandas as pd
-
+            try:
+                import pandas as pd
+            except ImportError:
+                _warn_once("history(): pandas is not installed, so rows come as a list of "
+                           "dicts; pip install 'kiseki[pandas]' or pass pandas=False")
+                return rows
             return pd.DataFrame(rows)
         return rows
 
