@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 from playwright.sync_api import expect
 
+import kiseki
 from tests.conftest import ServerProcess, run_script
 from tests.e2e.conftest import screenshot
 from tests.e2e.helpers import log_runs, open_app
@@ -80,9 +81,14 @@ with kiseki.init(project="rp", name="cfg",
                          "bad": float("nan"), "markup": "<b>x</b>"}) as run:
     run.log({"loss": 1.0})
     run.summary["best"] = float("inf")
+    open("url.txt", "w").write(run.url)
 """)
     run = run_ids(web, "rp")["cfg"]
-    open_app(page, web, f"/p/rp/r/{run}?tab=config")
+    # run.url (training side) and the read API's url are the run's page in the web app
+    url = (tmp_path / "url.txt").read_text()
+    assert url == f"{web.url}/p/rp/r/{run}"
+    assert kiseki.Api(settings={"base_url": web.url}).run(f"rp/{run}").url == url
+    page.goto(url + "?tab=config")
     tree = page.locator("[data-testid=config-tree]")
     tree.locator("[data-key='lr'] .tree-value").wait_for()
     assert tree.locator("[data-key='lr'] .tree-value").inner_text() == "0.1"

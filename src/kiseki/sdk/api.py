@@ -611,6 +611,13 @@ class PublicRun:
         return f"{self.project}/{self.id}"
 
     @property
+    def url(self) -> str:
+        """The run's page in the web app."""
+        from kiseki.sdk.settings import run_page_url
+
+        return run_page_url(getattr(self._backend, "base", None), self.project, self.id)
+
+    @property
     def metadata(self) -> dict[str, Any]:
         return self._full().get("metadata") or {}
 

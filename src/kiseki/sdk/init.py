@@ -238,8 +238,9 @@ class _Starter:
                 path = f"{base}-{n}"
 
     def _url(self, run_id: str) -> str:
-        base = self.settings.base_url or "http://127.0.0.1:8765"
-        return f"{base.rstrip('/')}/{self.project}/runs/{run_id}"
+        from kiseki.sdk.settings import run_page_url
+
+        return run_page_url(self.settings.base_url, self.project, run_id)
 
 
 def _lock_log(writer: RunLogWriter) -> None:

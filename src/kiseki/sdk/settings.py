@@ -119,6 +119,15 @@ def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
     return out
 
 
+def run_page_url(base_url: str | None, project: str, run_id: str) -> str:
+    """The run's page in the web app (at ``kiseki server``'s default address when no server
+    is set: the embedded store is what ``kiseki server`` serves there)."""
+    from urllib.parse import quote
+
+    base = (base_url or "http://127.0.0.1:8765").rstrip("/")
+    return f"{base}/p/{quote(project, safe='')}/r/{quote(run_id, safe='')}"
+
+
 def login_file(root_dir: str) -> Path:
     return Path(root_dir) / "login.json"
 
