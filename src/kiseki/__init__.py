@@ -42,10 +42,13 @@ def current_run() -> Run | None:
 
     return _current()
 
+Error = KisekiError  # wandb.Error: the base of every error kiseki raises
+
 __all__ = [
-    "Api", "Artifact", "Histogram", "Image", "KisekiError", "NotFoundError", "Run", "Table", "Settings", "StepOrderError", "UsageError",
-    "ValidationError", "__version__", "alert", "config", "define_metric", "finish", "init", "log",
-    "run", "summary",
+    "Api", "Artifact", "Error", "Histogram", "Image", "KisekiError", "NotFoundError", "Run", "Table", "Settings", "StepOrderError", "UsageError",
+    "ValidationError", "__version__", "alert", "config", "define_metric", "finish", "init",
+    "link_model", "log", "log_artifact", "log_model", "run", "summary", "use_artifact",
+    "use_model",
 ]
 
 
@@ -77,6 +80,35 @@ def define_metric(name: str, step_metric: str | None = None, summary: str | None
 def alert(title: str, text: str, level: str = "INFO", wait_duration: float = 0) -> None:
     """Record an alert on the current run."""
     _require_run("alert").alert(title, text, level)
+
+
+def log_artifact(artifact_or_path: Any, name: str | None = None, type: str | None = None,
+                 aliases: list[str] | None = None) -> Any:
+    """Log an artifact from the current run; see :meth:`kiseki.Run.log_artifact`."""
+    return _require_run("log_artifact").log_artifact(artifact_or_path, name=name, type=type,
+                                                     aliases=aliases)
+
+
+def use_artifact(artifact_or_name: Any, type: str | None = None,
+                 aliases: list[str] | None = None) -> Any:
+    """Record an artifact as an input of the current run; see :meth:`kiseki.Run.use_artifact`."""
+    return _require_run("use_artifact").use_artifact(artifact_or_name, type=type, aliases=aliases)
+
+
+def log_model(path: str, name: str | None = None, aliases: list[str] | None = None) -> Any:
+    """Log a model file or folder from the current run; see :meth:`kiseki.Run.log_model`."""
+    return _require_run("log_model").log_model(path, name=name, aliases=aliases)
+
+
+def use_model(name: str) -> str:
+    """Download a model for the current run; see :meth:`kiseki.Run.use_model`."""
+    return _require_run("use_model").use_model(name)
+
+
+def link_model(path: str, registered_model_name: str, name: str | None = None,
+               aliases: list[str] | None = None) -> None:
+    """Log a model and link it into the registry; see :meth:`kiseki.Run.link_model`."""
+    _require_run("link_model").link_model(path, registered_model_name, name=name, aliases=aliases)
 
 
 class _BeforeInit:

@@ -626,3 +626,41 @@ print("DIR", run.dir)
         assert Path(root, "ckpt.pt").read_bytes() == b"epoch 1"
     finally:
         api.close()
+
+
+MODULE_LEVEL = r"""
+import pathlib, kiseki
+try:
+    kiseki.log_artifact("data.txt")
+except kiseki.UsageError as exc:
+    print("BEFORE_INIT", exc)
+pathlib.Path("data.txt").write_text("rows")
+pathlib.Path("model.bin").write_bytes(b"weights")
+kiseki.init(project="modlevel", name="train")
+dataset = kiseki.Artifact("rows", type="dataset")
+dataset.add_file("data.txt")
+kiseki.log_artifact(dataset).wait()
+kiseki.link_model("model.bin", "segmenter", name="seg", aliases=["staging"])
+kiseki.finish()
+kiseki.init(project="modlevel", name="eval", job_type="eval")
+print("USED", kiseki.use_artifact("rows:latest").name)
+print("MODEL", pathlib.Path(kiseki.use_model("seg:latest")).name)
+kiseki.finish()
+"""
+
+
+def test_module_level_artifact_calls_as_in_wandb(tmp_path: Path) -> None:
+    """``wandb.log_artifact`` / ``use_artifact`` / ``log_model`` / ``use_model`` /
+    ``link_model`` port by changing the import: they act on the current run."""
+    proc = run_script(MODULE_LEVEL, tmp_path)
+    out = proc.stdout
+    assert "BEFORE_INIT Call kiseki.init() before kiseki.log_artifact()" in out
+    assert "USED rows" in out and "MODEL seg" in out
+    with kiseki.Api() as api:
+        model = api.registry("segmenter")
+        assert model.aliases == {"latest": "v0", "staging": "v0"}
+        assert [v.name for v in model.versions] == ["seg"]
+        runs = {r.name: r for r in api.runs("modlevel")}
+        used = {a.name for a in runs["eval"].used_artifacts()}
+        assert used == {"rows", "seg"}
+        assert {a.name for a in runs["train"].logged_artifacts()} == {"rows", "seg"}

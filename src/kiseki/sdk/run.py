@@ -333,6 +333,13 @@ class Run:
         """Use a model artifact and return the local folder it was downloaded to."""
         return str(self.use_artifact(name, type="model").download())
 
+    def link_model(self, path: str, registered_model_name: str, name: str | None = None,
+                   aliases: list[str] | None = None) -> None:
+        """Log a model file or folder and link it into the registered model
+        ``registered_model_name`` with ``aliases``, in one call (wandb's ``link_model``)."""
+        self.link_artifact(self.log_model(path, name=name), f"registry/{registered_model_name}",
+                           aliases=aliases)
+
     def link_artifact(self, artifact: Any, target_path: str,
                       aliases: list[str] | None = None) -> None:
         """Link a logged artifact version into a registered model: ``"registry/<name>"``."""
