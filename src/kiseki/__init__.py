@@ -47,7 +47,7 @@ Error = KisekiError  # wandb.Error: the base of every error kiseki raises
 __all__ = [
     "Api", "Artifact", "Error", "Histogram", "Image", "KisekiError", "NotFoundError", "Run", "Table", "Settings", "StepOrderError", "UsageError",
     "ValidationError", "__version__", "alert", "config", "define_metric", "finish", "init",
-    "link_model", "log", "log_artifact", "log_model", "run", "summary", "use_artifact",
+    "link_model", "log", "log_artifact", "log_model", "login", "run", "summary", "use_artifact",
     "use_model",
 ]
 
@@ -80,6 +80,22 @@ def define_metric(name: str, step_metric: str | None = None, summary: str | None
 def alert(title: str, text: str, level: str = "INFO", wait_duration: float = 0) -> None:
     """Record an alert on the current run."""
     _require_run("alert").alert(title, text, level)
+
+
+def login(key: str | None = None, host: str | None = None, relogin: bool | None = None,
+          verify: bool = True, **_: Any) -> bool:
+    """Save the server (``host``) and API key this machine's runs go to, as ``kiseki login``
+    does (wandb's ``login``); without ``host``, the server already configured is checked with
+    the new key. Raises when the server cannot be reached or refuses the key."""
+    from kiseki.sdk.login import save_login
+    from kiseki.sdk.settings import load_settings
+
+    url = host or load_settings().base_url
+    if not url:
+        raise UsageError("kiseki.login() needs host='http(s)://your-kiseki-server' (no server "
+                         "is configured; without one, runs are stored locally)")
+    save_login(url, key, verify)
+    return True
 
 
 def log_artifact(artifact_or_path: Any, name: str | None = None, type: str | None = None,

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import kiseki
 from tests.conftest import ServerProcess, run_script
 
@@ -76,6 +78,27 @@ run.finish()
     assert run.state == "finished"
     bad = kiseki_cli("login", "http://127.0.0.1:9")
     assert bad.returncode != 0 and "cannot reach" in bad.stderr
+
+
+def test_sdk_login_as_in_wandb(tmp_path: Path, server: ServerProcess) -> None:
+    """``kiseki.login(host=..., key=...)`` saves what ``kiseki login`` saves; a server that
+    cannot be reached is an error and the saved login stays as it was."""
+    with pytest.raises(kiseki.UsageError, match="needs host="):
+        kiseki.login()
+    assert kiseki.login(host=server.url + "/") is True
+    proc = run_script("""
+import kiseki
+with kiseki.init(project="via-sdk-login", id="s1") as run:
+    run.log({"x": 1})
+""", tmp_path)
+    assert proc.returncode == 0
+    assert kiseki.Api(settings={"base_url": server.url}).run("via-sdk-login/s1").state == "finished"
+    with pytest.raises(kiseki.KisekiError, match="cannot reach http://127.0.0.1:9"):
+        kiseki.login(host="http://127.0.0.1:9")
+    from kiseki.sdk.settings import load_settings
+
+    assert load_settings().base_url == server.url
+    assert kiseki.login(key=None) is True  # the configured server, checked again
 
 
 def test_help_everywhere() -> None:
