@@ -664,3 +664,38 @@ def test_module_level_artifact_calls_as_in_wandb(tmp_path: Path) -> None:
         used = {a.name for a in runs["eval"].used_artifacts()}
         assert used == {"rows", "seg"}
         assert {a.name for a in runs["train"].logged_artifacts()} == {"rows", "seg"}
+
+
+LOG_CODE = r"""
+import os, time, kiseki
+for path, text in {"train.py": "print(1)", "pkg/model.py": "W = 1", "conf.yaml": "lr: 1",
+                   "__pycache__/train.py": "x", ".hidden/secret.py": "x",
+                   "venv2/pyvenv.cfg": "home = /usr", "venv2/lib/site.py": "x",
+                   "node_modules/a.py": "x"}.items():
+    path = os.path.join("project", path)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as fh:
+        fh.write(text)
+t0 = time.time()
+with kiseki.init(project="code", entity="team") as run:
+    print("ENTITY", run.entity, "STARTED", t0 - 1 <= run.start_time <= time.time())
+    run.log_code("project").wait()
+    run.log_code("project", name="with-config", include_fn=lambda p: p.endswith((".py", ".yaml")),
+                 exclude_fn=lambda p: p.endswith("model.py")).wait()
+    print("NOTHING", run.log_code("project", include_fn=lambda p: p.endswith(".rs")))
+    print("RUN", run.id)
+"""
+
+
+def test_log_code_logs_the_sources_as_a_code_artifact(tmp_path: Path) -> None:
+    out = run_script(LOG_CODE, tmp_path).stdout
+    assert "ENTITY team STARTED True" in out and "NOTHING None" in out
+    run_id = out.split("RUN ")[1].split()[0]
+    with kiseki.Api() as api:
+        code = api.artifact(f"code/source-code-{run_id}:latest")
+        assert code.type == "code"
+        assert [e.path for e in code.files()] == ["pkg/model.py", "train.py"]
+        other = api.artifact("code/with-config:latest")
+        assert [e.path for e in other.files()] == ["conf.yaml", "train.py"]
+        assert {a.name for a in api.run(f"code/{run_id}").logged_artifacts()} == {
+            f"source-code-{run_id}", "with-config"}

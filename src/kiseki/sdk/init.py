@@ -76,6 +76,7 @@ def init(project: str | None = None, name: str | None = None, id: str | None = N
             return run
         run = _Starter(resolved, project, name, id, cfg, tags, group, job_type, notes, dir,
                        resume, resume_from).start()
+        run.entity = entity
         _current = run
         return run
 

@@ -34,6 +34,8 @@ def _after_fork_in_child() -> None:
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
 _MAX_STEP = 2**63 - 1
+_NOT_CODE = frozenset({"__pycache__", "node_modules", "site-packages", "kiseki-runs", "wandb",
+                       "venv", "env"})
 
 
 def warn(message: str) -> None:
@@ -66,7 +68,9 @@ class Run:
                  job_type: str | None = None, notes: str | None = None) -> None:
         self.settings = settings
         self.project = project
+        self.entity: str | None = None  # as passed to init(); kiseki has no entities
         self.id = run_id
+        self.start_time = time.time()
         self._name = name
         self.dir = dir
         self.url = url
@@ -332,6 +336,37 @@ class Run:
     def use_model(self, name: str) -> str:
         """Use a model artifact and return the local folder it was downloaded to."""
         return str(self.use_artifact(name, type="model").download())
+
+    def log_code(self, root: str = ".", name: str | None = None,
+                 include_fn: Callable[[str], bool] | None = None,
+                 exclude_fn: Callable[[str], bool] | None = None) -> Any:
+        """Log the source files under ``root`` as a ``code`` artifact (wandb's ``log_code``):
+        ``*.py`` unless ``include_fn(path)`` says otherwise, minus ``exclude_fn(path)``;
+        hidden folders, virtual environments, ``__pycache__``, ``node_modules`` and run
+        folders are skipped. Returns the artifact, or None when no file matched.
+
+        Example:
+            >>> run.log_code(".", include_fn=lambda p: p.endswith((".py", ".yaml")))
+        """
+        from kiseki.sdk.artifacts import Artifact
+
+        root = os.path.abspath(root)
+        include = include_fn or (lambda path: path.endswith(".py"))
+        artifact = Artifact(name or f"source-{self.project}-{self.id}", type="code")
+        found = 0
+        for folder, dirs, files in os.walk(root):
+            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _NOT_CODE
+                             and not os.path.isfile(os.path.join(folder, d, "pyvenv.cfg")))
+            for file in sorted(files):
+                path = os.path.join(folder, file)
+                if os.path.isfile(path) and include(path) and not (exclude_fn and exclude_fn(path)):
+                    artifact.add_file(path, name=os.path.relpath(path, root))
+                    found += 1
+        if not found:
+            self._warn_once(f"log_code(): no file under {root} matched; nothing logged",
+                            key=f"log_code:{root}")
+            return None
+        return self.log_artifact(artifact)
 
     def link_model(self, path: str, registered_model_name: str, name: str | None = None,
                    aliases: list[str] | None = None) -> None:
