@@ -508,10 +508,7 @@ class Runs:
                 return
 
     def __len__(self) -> int:
-        if self._total is None:
-            self._total = self._backend.list_runs(self.project, self._filters, self._order, 0,
-                                                  1)["total"]
-        return self._total
+        return self._count() if self._total is None else self._total
 
     @overload
     def __getitem__(self, index: int) -> PublicRun: ...

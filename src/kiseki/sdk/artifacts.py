@@ -538,8 +538,9 @@ def _head_http(url: str) -> Any:
 def _fetch_http(url: str, target: str) -> None:
     """GET a reference into ``target`` (redirects checked as in :func:`_checked_response`)."""
     with _checked_response("GET", url, timeout=60) as resp:
-        if resp.status_code != 200:
-            raise ValidationError(f"reference {url[:200]} answered HTTP {resp.status_code}; "
+        if resp.status_code != 200:  # named by the address that answered, after redirects
+            raise ValidationError(f"reference {str(resp.url)[:200]} answered HTTP "
+                                  f"{resp.status_code}; "
                                   "fetch it yourself or log the file instead")
         with open(target, "wb") as fh:
             for chunk in resp.iter_bytes():

@@ -16,6 +16,11 @@ class Lru<T> {
   private map = new Map<string, Entry<T>>();
   private total = 0;
 
+  constructor(
+    private readonly maxBytes = MAX_BYTES,
+    private readonly maxEntries = MAX_ENTRIES,
+  ) {}
+
   get(key: string): Promise<T> | undefined {
     const e = this.map.get(key);
     if (!e) return undefined;
@@ -33,7 +38,7 @@ class Lru<T> {
     this.map.set(key, { value, bytes });
     this.total += bytes;
     for (const [k, e] of this.map) {
-      if (this.total <= MAX_BYTES && this.map.size <= MAX_ENTRIES) break;
+      if (this.total <= this.maxBytes && this.map.size <= this.maxEntries) break;
       if (k === key) continue;
       this.map.delete(k);
       this.total -= e.bytes;
@@ -47,9 +52,10 @@ class Lru<T> {
     e.bytes = bytes;
   }
 
-  delete(key: string): void {
+  /** Drop ``key`` (only while it still holds ``value``, when given). */
+  delete(key: string, value?: Promise<T>): void {
     const e = this.map.get(key);
-    if (!e) return;
+    if (!e || (value !== undefined && e.value !== value)) return;
     this.total -= e.bytes;
     this.map.delete(key);
   }
@@ -61,13 +67,13 @@ const masks = new Lru<ImageData>();
 /** A blob's message when it cannot be read (shown under the image). */
 export class BlobError extends Error {}
 
-/** Blobs asked for in a batch, by project and sha256: kept (up to MAX_PREFETCHED, oldest
- * dropped first) so that every canvas drawing one at any size shares the one download. */
-const prefetched = new Map<string, Promise<Blob>>();
+/** Blobs asked for in a batch, by project and sha256: kept (the last MAX_PREFETCHED used) so
+ * that every canvas drawing one at any size shares the one download. */
+const MAX_PREFETCHED = 400;
+const prefetched = new Lru<Blob>(Infinity, MAX_PREFETCHED);
 /** Blobs already asked for (in a batch or on their own): never put in a batch again, so a
  * page shown again, or reloaded while a run is live, asks for nothing its canvases decoded. */
 const asked = new Set<string>();
-const MAX_PREFETCHED = 400;
 const MAX_ASKED = 20_000;
 const BATCH = 100;
 
@@ -98,16 +104,10 @@ export function prefetchBlobs(project: string, shas: readonly string[]): void {
         if (!bytes) throw new BlobError("not in the batch");
         return new Blob([bytes as Uint8Array<ArrayBuffer>]);
       });
-      blob.catch(() => {
-        if (prefetched.get(key) === blob) prefetched.delete(key);
-      });
-      prefetched.set(key, blob);
+      blob.catch(() => prefetched.delete(key, blob));
+      prefetched.set(key, blob, 0);
       remember(key);
     }
-  }
-  for (const key of prefetched.keys()) {
-    if (prefetched.size <= MAX_PREFETCHED) break;
-    prefetched.delete(key);
   }
 }
 
@@ -142,7 +142,7 @@ function cached<T>(
   lru.set(key, value, guess);
   value.then(
     (v) => lru.resize(key, size(v)),
-    () => lru.delete(key),
+    () => lru.delete(key, value),
   );
   return value;
 }
